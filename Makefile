@@ -1,0 +1,55 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEMO_DB := demo.db
+QUICK ?=
+
+.PHONY: install demo test lint bench fmt migration clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/cpm --db $(DEMO_DB) init
+	$(BIN)/cpm --db $(DEMO_DB) import customers sample_data/customers.xlsx
+	$(BIN)/cpm --db $(DEMO_DB) import orders sample_data/orders.xlsx
+	$(BIN)/cpm --db $(DEMO_DB) import orders sample_data/orders.csv --dayfirst
+	@echo "--- the same file again changes nothing:"
+	$(BIN)/cpm --db $(DEMO_DB) import orders sample_data/orders.xlsx
+	$(BIN)/cpm --db $(DEMO_DB) imports
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/bench_import.py $(if $(QUICK),--quick,)
+
+fmt: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# make migration m="add points ledger": autogenerate a revision against a database at head.
+migration: $(INSTALLED)
+	rm -f .migration.db
+	$(BIN)/cpm --db .migration.db --quiet init
+	$(BIN)/alembic -x db=sqlite:///.migration.db revision --autogenerate -m "$(m)"
+	rm -f .migration.db .migration.db-wal .migration.db-shm
+	$(BIN)/ruff format migrations
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm demo-report.xlsx
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,179 @@
+"""`cpm import customers|orders FILE` and `cpm imports`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cpm.cli import render
+from cpm.cli.state import State
+from cpm.db import session_scope
+from cpm.io.rejects import rejects_path, write_rejects
+from cpm.io.sheets import file_sha256, open_sheet
+from cpm.services import importing
+from cpm.services.fields import FIELDS_BY_KIND
+from cpm.services.rows import ReadOptions
+
+app = typer.Typer(
+    help="Import customers or orders from .xlsx, .xlsm, .xls, .csv or .tsv files.", no_args_is_help=True
+)
+
+FileArg = Annotated[
+    Path,
+    typer.Argument(metavar="FILE", help="The .xlsx/.xlsm/.xls/.csv/.tsv file to import.", show_default=False),
+]
+SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Worksheet to read [default: the first].")]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", help='Say which field a column is: --map "原列名=field" (repeatable).'),
+]
+DayFirstOpt = Annotated[bool, typer.Option("--dayfirst", help="Read 05/01/2024 as 5 January.")]
+DecimalCommaOpt = Annotated[bool, typer.Option("--decimal-comma", help="Read 1.234,50 as 1234.50.")]
+SkipInvalidOpt = Annotated[
+    bool, typer.Option("--skip-invalid", help="Import the good rows; write the bad ones to FILE.rejects.csv.")
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Check the file and show the counts; write nothing.")
+]
+
+
+def _column_map(kind: str, values: list[str] | None) -> dict[str, str]:
+    fields = {spec.name for spec in FIELDS_BY_KIND[kind]}
+    mapping: dict[str, str] = {}
+    for value in values or []:
+        source, sep, target = value.rpartition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise typer.BadParameter(f'{value!r} should look like "column header=field"', param_hint="--map")
+        if target.strip() not in fields:
+            raise typer.BadParameter(
+                f"{target.strip()!r} is not a field of {kind}; fields: {', '.join(sorted(fields))}",
+                param_hint="--map",
+            )
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+@contextmanager
+def _progress(quiet: bool, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=render.err, transient=True) as bar:
+        task = bar.add_task(label, total=max(total - 1, 1))
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _run_import(
+    ctx: typer.Context,
+    kind: str,
+    file: Path,
+    *,
+    sheet: str | None,
+    column_map: list[str] | None,
+    dayfirst: bool,
+    decimal_comma: bool,
+    skip_invalid: bool,
+    dry_run: bool,
+) -> None:
+    state: State = ctx.obj
+    mapping = _column_map(kind, column_map)
+    opened = open_sheet(file, sheet=sheet)
+    options = ReadOptions(column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma)
+    action = importing.import_orders if kind == "orders" else importing.import_customers
+    rejects_file: Path | None = None
+    with _progress(state.quiet, opened.total_rows, f"Reading {file.name}") as progress:
+        request = importing.ImportRequest(
+            sheet=opened,
+            path=file,
+            sha256=file_sha256(file),
+            options=options,
+            skip_invalid=skip_invalid,
+            progress=progress,
+        )
+        with session_scope(state.db, write=True, dry_run=dry_run) as session:
+            summary = action(session, request)
+            if summary.rejects and not dry_run:
+                # Written inside the transaction: if the rejects cannot be saved, nothing is imported.
+                rejects_file = rejects_path(file)
+                write_rejects(
+                    rejects_file, summary.header, ((r.row, r.reason, r.cells) for r in summary.rejects)
+                )
+    if not state.quiet:
+        render.import_summary(
+            summary, dry_run=dry_run, rejects_file=str(rejects_file) if rejects_file else None
+        )
+
+
+@app.command("customers")
+def import_customers(
+    ctx: typer.Context,
+    file: FileArg,
+    sheet: SheetOpt = None,
+    column_map: MapOpt = None,
+    dayfirst: DayFirstOpt = False,
+    decimal_comma: DecimalCommaOpt = False,
+    skip_invalid: SkipInvalidOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Import customers, keyed by customer_code.
+
+    Optional fields: name, phone, email, city, joined_on, birthday, sales_rep, tags.
+    """
+    _run_import(
+        ctx,
+        "customers",
+        file,
+        sheet=sheet,
+        column_map=column_map,
+        dayfirst=dayfirst,
+        decimal_comma=decimal_comma,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+    )
+
+
+@app.command("orders")
+def import_orders(
+    ctx: typer.Context,
+    file: FileArg,
+    sheet: SheetOpt = None,
+    column_map: MapOpt = None,
+    dayfirst: DayFirstOpt = False,
+    decimal_comma: DecimalCommaOpt = False,
+    skip_invalid: SkipInvalidOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Import orders, keyed by order_no; several lines with one order_no are one order.
+
+    Required: order_no, customer_code, order_date, amount. Optional: quantity, channel, sales_rep,
+    status, refunded_amount, customer_name. Unknown customers are created.
+    """
+    _run_import(
+        ctx,
+        "orders",
+        file,
+        sheet=sheet,
+        column_map=column_map,
+        dayfirst=dayfirst,
+        decimal_comma=decimal_comma,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+    )
+
+
+def imports(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show only the newest N.")] = None,
+) -> None:
+    """List recorded imports, newest first: file, SHA-256 and what each one did."""
+    state: State = ctx.obj
+    with session_scope(state.db) as session:
+        batches = importing.list_imports(session, limit=limit)
+        render.imports_table(batches)

@@ -1,0 +1,82 @@
+"""The `cpm` command: global options, sub-commands, and the one place errors are printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import DBAPIError
+from typer._click.core import Context as ClickContext
+from typer.core import TyperGroup
+
+from cpm import __version__
+from cpm.cli import db_cmd, import_cmd, render
+from cpm.cli.state import State
+from cpm.config import load_settings
+from cpm.db import Database, translate_db_error
+from cpm.errors import CpmError
+
+
+class CpmGroup(TyperGroup):
+    """Turns every CpmError raised below into `Error: …` on stderr and exit code 1."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CpmError as exc:
+            render.error(exc)
+            raise typer.Exit(1) from exc
+        except DBAPIError as exc:
+            state = ctx.obj if isinstance(ctx.obj, State) else None
+            db = state.db if state else Database.from_option("cpm.db")
+            render.error(translate_db_error(exc, db))
+            raise typer.Exit(1) from exc
+
+
+app = typer.Typer(
+    cls=CpmGroup,
+    name="cpm",
+    help="Customer performance management: import customers and orders, see the numbers that matter.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cpm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str, typer.Option("--db", envvar="CPM_DB", help="Database file (or SQLAlchemy URL).")
+    ] = "cpm.db",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", envvar="CPM_CONFIG", help="Settings file [default: ./cpm.toml if present]."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Customer performance management for small shops."""
+    ctx.obj = State(db=Database.from_option(db), settings=load_settings(config), quiet=quiet)
+
+
+app.command("init")(db_cmd.init)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(import_cmd.app, name="import")
+app.command("imports")(import_cmd.imports)
+
+
+def run() -> None:
+    """Entry point of the installed `cpm` script."""
+    app()

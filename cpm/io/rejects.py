@@ -1,0 +1,50 @@
+"""The rejects file of `cpm import --skip-invalid`: the bad rows as they were, with the reason."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from cpm.errors import CpmError
+
+
+def rejects_path(source: Path) -> Path:
+    return source.with_name(f"{source.stem}.rejects.csv")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def write_rejects(path: Path, header: Sequence[Any], rows: Iterable[tuple[int, str, Sequence[Any]]]) -> None:
+    """Write (row number, reason, original cells) as UTF-8 CSV with a BOM, so Excel shows Chinese."""
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise CpmError(
+            f"cannot write the rejects file {path}: {exc.strerror}",
+            hint="Make the input file's folder writable, or copy the file somewhere you can write.",
+        ) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "problem", *(_cell(h) for h in header)])
+            for number, reason, cells in rows:
+                writer.writerow([number, reason, *(_cell(c) for c in cells)])
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,300 @@
+"""Turning spreadsheet cells into typed values.
+
+Each parser takes the raw cell (as calamine or the csv module gives it) and returns the value, or
+raises BadValue with what was expected. Blank cells are handled by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+EXCEL_EPOCH = date(1899, 12, 30)
+# Serial numbers Excel can show as dates: 1900-01-01 .. 9999-12-31.
+MAX_EXCEL_SERIAL = 2958465
+
+DATE_EXPECTED = "expected a date such as 2024-01-05, 2024/1/5, 2024年1月5日 or an Excel date"
+MONEY_EXPECTED = "expected an amount such as 1234.50, ¥1,234.50 or $1,234.50"
+
+
+class BadValue(ValueError):
+    """A cell that cannot be read as the type its column needs; the text says what was expected."""
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def clean_text(value: Any) -> str:
+    """Text as a person typed it: numbers from Excel lose a trailing .0, spaces are trimmed."""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+_ISO_LIKE = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
+_CHINESE = re.compile(
+    r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?$"
+)
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SLASHED = re.compile(
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?$"
+)
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[\s\-]([A-Za-z]+)\.?[\s\-,]+(\d{4})$")
+_MONTH_NAME_DAY = re.compile(r"^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
+
+
+def _make_date(year: int, month: int, day: int, raw: Any) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise BadValue(f"not a real calendar date ({exc}); {DATE_EXPECTED}") from exc
+
+
+def _from_serial(serial: float, raw: Any) -> date:
+    if not (1 <= serial <= MAX_EXCEL_SERIAL) or math.isnan(serial):
+        raise BadValue(f"a number that is not an Excel date; {DATE_EXPECTED}")
+    return EXCEL_EPOCH + timedelta(days=int(serial))
+
+
+def parse_date(value: Any, *, dayfirst: bool = False) -> date:
+    """A date from a date cell, an Excel serial, or text in the common forms.
+
+    `05/01/2024` is read month first (5 January with --dayfirst); a first part above 12 without
+    --dayfirst is refused rather than guessed, so one file is never read two ways.
+    """
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        raise BadValue(DATE_EXPECTED)
+    if isinstance(value, int | float):
+        if 19000101 <= value <= 99991231 and float(value).is_integer():
+            compact = int(value)
+            return _make_date(compact // 10000, compact // 100 % 100, compact % 100, value)
+        return _from_serial(float(value), value)
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if not text:
+        raise BadValue(DATE_EXPECTED)
+    if len(text) == 10 and text[4] == "-":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    for pattern in (_ISO_LIKE, _CHINESE, _COMPACT):
+        match = pattern.match(text)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            return _make_date(year, month, day, value)
+    match = _SLASHED.match(text)
+    if match:
+        first, second, year = (int(g) for g in match.groups())
+        if dayfirst:
+            return _make_date(year, second, first, value)
+        if first > 12 and second <= 12:
+            raise BadValue("looks like day/month/year; run the import again with --dayfirst")
+        return _make_date(year, first, second, value)
+    match = _DAY_MONTH_NAME.match(text)
+    if match and match.group(2).lower() in _MONTHS:
+        return _make_date(int(match.group(3)), _MONTHS[match.group(2).lower()], int(match.group(1)), value)
+    match = _MONTH_NAME_DAY.match(text)
+    if match and match.group(1).lower() in _MONTHS:
+        return _make_date(int(match.group(3)), _MONTHS[match.group(1).lower()], int(match.group(2)), value)
+    if text.replace(".", "", 1).isdigit():
+        return _from_serial(float(text), value)
+    raise BadValue(DATE_EXPECTED)
+
+
+# --- money ------------------------------------------------------------------------------------
+
+_CURRENCY_MARKS = ("RMB", "CNY", "USD", "EUR", "HKD", "元", "¥", "￥", "$", "€", "£")
+_SPACES = dict.fromkeys(map(ord, " \u00a0\u2009\u202f\u3000'"), None)
+_POINT_NUMBER = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$|^\.\d+$")
+_COMMA_NUMBER = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$|^\d+(,\d+)?$|^,\d+$")
+
+
+def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
+    """An amount in minor units (cents / 分). More than two decimals is refused, not rounded."""
+    if isinstance(value, bool):
+        raise BadValue(MONEY_EXPECTED)
+    if isinstance(value, int):
+        return value * 100
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadValue(MONEY_EXPECTED)
+        cents = value * 100
+        rounded = round(cents)
+        # Excel stores 0.1 + 0.2 as 0.30000000000000004; anything beyond float noise is a real
+        # third decimal and would be silently lost.
+        if abs(cents - rounded) > 1e-6 * max(1.0, abs(cents)):
+            raise BadValue(f"has more than two decimals; {MONEY_EXPECTED}")
+        return int(rounded)
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    negative = False
+    if text.startswith("(") and text.endswith(")"):
+        negative, text = True, text[1:-1].strip()
+    for mark in _CURRENCY_MARKS:
+        text = text.replace(mark, "")
+    text = text.translate(_SPACES)
+    if text.startswith("-"):
+        negative, text = not negative, text[1:]
+    elif text.startswith("+"):
+        text = text[1:]
+    if text.endswith("-"):
+        negative, text = not negative, text[:-1]
+    pattern = _COMMA_NUMBER if decimal_comma else _POINT_NUMBER
+    if not text or not pattern.match(text):
+        hint = " (with --decimal-comma: 1.234,50)" if decimal_comma else ""
+        raise BadValue(f"{MONEY_EXPECTED}{hint}")
+    plain = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
+    try:
+        amount = Decimal(plain)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
+        raise BadValue(MONEY_EXPECTED) from exc
+    hundredths = amount * 100
+    if hundredths != hundredths.to_integral_value():
+        raise BadValue(f"has more than two decimals; {MONEY_EXPECTED}")
+    result = int(hundredths)
+    return -result if negative else result
+
+
+# --- whole numbers ----------------------------------------------------------------------------
+
+
+def parse_count(value: Any) -> int:
+    """A whole number of items, zero or more."""
+    if isinstance(value, bool):
+        raise BadValue("expected a whole number of items")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise BadValue("expected a whole number of items")
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    else:
+        text = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "")
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                as_float = float(text)
+            except ValueError as exc:
+                raise BadValue("expected a whole number of items") from exc
+            if not as_float.is_integer():
+                raise BadValue("expected a whole number of items") from None
+            number = int(as_float)
+    if number < 0:
+        raise BadValue("must not be negative; record returns with a refunded status or amount")
+    return number
+
+
+def parse_points(value: Any) -> int:
+    """A whole number of points, which may be negative."""
+    if isinstance(value, bool):
+        raise BadValue("expected a whole number of points")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise BadValue("expected a whole number of points")
+        return int(value)
+    if isinstance(value, int):
+        return value
+    text = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "")
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise BadValue("expected a whole number of points") from exc
+
+
+# --- order status -----------------------------------------------------------------------------
+
+COMPLETED, REFUNDED, CANCELLED = "completed", "refunded", "cancelled"
+_STATUS_WORDS = {
+    COMPLETED: (
+        "completed",
+        "complete",
+        "done",
+        "paid",
+        "success",
+        "successful",
+        "finished",
+        "closed won",
+        "已完成",
+        "完成",
+        "已付款",
+        "已支付",
+        "交易成功",
+        "已签收",
+        "已收货",
+        "成功",
+    ),
+    REFUNDED: (
+        "refunded",
+        "refund",
+        "returned",
+        "return",
+        "已退款",
+        "退款",
+        "已退货",
+        "退货",
+        "退款成功",
+    ),
+    CANCELLED: (
+        "cancelled",
+        "canceled",
+        "cancel",
+        "void",
+        "voided",
+        "已取消",
+        "取消",
+        "已作废",
+        "作废",
+        "交易关闭",
+        "已关闭",
+    ),
+}
+_STATUS_LOOKUP = {word: status for status, words in _STATUS_WORDS.items() for word in words}
+STATUS_EXPECTED = "expected completed, refunded or cancelled (已完成 / 已退款 / 已取消)"
+
+
+def parse_status(value: Any) -> str:
+    text = unicodedata.normalize("NFKC", str(value)).strip().casefold()
+    status = _STATUS_LOOKUP.get(text)
+    if status is None:
+        raise BadValue(STATUS_EXPECTED)
+    return status

@@ -1,0 +1,87 @@
+"""The database tables. Money is integer minor units (cents / 分); dates are dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Index
+from sqlmodel import Field, SQLModel
+
+# Constraint names must be stable before the first migration so that later batch migrations
+# on SQLite can find and alter them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ImportBatch(SQLModel, table=True):
+    """One run of `cpm import`: which file, and what it did."""
+
+    __tablename__ = "import_batches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    file_name: str
+    file_path: str
+    sha256: str = Field(max_length=64, index=True)
+    sheet: str | None = None
+    imported_at: datetime
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    customers_created: int = 0
+
+
+class Customer(SQLModel, table=True):
+    """A customer, keyed by the shop's own customer code."""
+
+    __tablename__ = "customers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_code: str = Field(unique=True, max_length=64)
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    city: str | None = None
+    joined_on: date | None = None
+    birthday: date | None = None
+    sales_rep: str | None = None
+    tags: str | None = None
+    import_id: int | None = Field(default=None, foreign_key="import_batches.id")
+
+
+class Order(SQLModel, table=True):
+    """An order (all its lines merged), keyed by order_no.
+
+    net_amount is amount − refunded_amount, or 0 for a cancelled order; it is stored so that
+    every report reads the same definition.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        # Covers the per-customer aggregates (spend, orders, first/last order) without the table.
+        Index("ix_orders_customer_date_net", "customer_id", "order_date", "net_amount"),
+        Index("ix_orders_order_date", "order_date"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_within_amount"),
+        CheckConstraint("status IN ('completed', 'refunded', 'cancelled')", name="status_known"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_no: str = Field(unique=True, max_length=64)
+    customer_id: int = Field(foreign_key="customers.id")
+    order_date: date
+    amount: int
+    refunded_amount: int = 0
+    net_amount: int
+    quantity: int | None = None
+    channel: str | None = None
+    sales_rep: str | None = None
+    status: str = Field(default="completed", max_length=16)
+    import_id: int | None = Field(default=None, foreign_key="import_batches.id")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the cpm database (shipped in the package as cpm.migrations)."""
