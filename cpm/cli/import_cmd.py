@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cpm.cli import render
 from cpm.cli.state import State
-from cpm.db import session_scope
+from cpm.db import ensure_current, session_scope
 from cpm.io.rejects import rejects_path, write_rejects
 from cpm.io.sheets import file_sha256, open_sheet
 from cpm.services import importing
@@ -84,6 +84,7 @@ def _run_import(
 ) -> None:
     state: State = ctx.obj
     mapping = _column_map(kind, column_map)
+    ensure_current(state.db)  # say `cpm init` before complaining about the file
     opened = open_sheet(file, sheet=sheet)
     options = ReadOptions(column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma)
     action = importing.import_orders if kind == "orders" else importing.import_customers

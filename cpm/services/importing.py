@@ -320,7 +320,7 @@ def _merge_orders(
                     sheet,
                     number,
                     labels.get("refunded_amount", labels["amount"]),
-                    draft.refunded_amount() / 100,
+                    f"{draft.refunded_amount() / 100:.2f}",
                     f"order {order_no} refunds more than its amount {draft.amount / 100:.2f}",
                 )
             )

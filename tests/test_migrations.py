@@ -1,0 +1,45 @@
+"""The schema the migrations build is exactly the schema the models describe."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import cpm.models  # noqa: F401  (registers the tables)
+from cpm import db as database
+from cpm.db import Database
+
+
+def test_migrations_at_head_match_the_models(db: Database) -> None:
+    engine = database.get_engine(db)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert differences == []
+
+
+def test_new_database_is_private_to_its_owner_and_uses_wal(tmp_path: Path) -> None:
+    target = Database.from_option(str(tmp_path / "new.db"))
+    assert database.create_database_file(target)
+    database.upgrade(target)
+    assert target.path is not None
+    mode = stat.S_IMODE(os.stat(target.path).st_mode)
+    assert mode == 0o600
+    with database.get_engine(target).connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30_000
+    for suffix in ("-wal", "-shm"):
+        side = target.path.with_name(target.path.name + suffix)
+        if side.exists():
+            assert stat.S_IMODE(os.stat(side).st_mode) & 0o077 == 0
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    location = database.migrations_dir()
+    assert (location / "env.py").is_file()
+    assert any(p.name.startswith("0001_") for p in (location / "versions").iterdir())
