@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,9 +19,37 @@ from cpm.config import load_settings
 from cpm.db import Database, translate_db_error
 from cpm.errors import CpmError
 
+GLOBAL_FLAGS = frozenset({"--quiet", "-q"})
+GLOBAL_WITH_VALUE = frozenset({"--db", "--config"})
+
+
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """Move global options to the front, so `cpm award --quiet` means `cpm --quiet award`."""
+    front: list[str] = []
+    rest: list[str] = []
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        if arg == "--":
+            rest.extend(args[position:])
+            break
+        if arg in GLOBAL_FLAGS or arg.partition("=")[0] in GLOBAL_WITH_VALUE and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_WITH_VALUE and position + 1 < len(args):
+            front.extend(args[position : position + 2])
+            position += 1
+        else:
+            rest.append(arg)
+        position += 1
+    return front + rest
+
 
 class CpmGroup(TyperGroup):
-    """Turns every CpmError raised below into `Error: …` on stderr and exit code 1."""
+    """Global options anywhere on the line; every CpmError becomes `Error: …` and exit code 1."""
+
+    def main(self, args: Sequence[str] | None = None, *more: Any, **extra: Any) -> Any:
+        given = sys.argv[1:] if args is None else args
+        return super().main(hoist_global_options(list(given)), *more, **extra)
 
     def invoke(self, ctx: ClickContext) -> Any:
         try:

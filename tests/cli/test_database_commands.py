@@ -145,3 +145,11 @@ def test_database_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert cpm("init").exit_code == 0
     assert Database.from_option(str(path)).path == path
     assert path.exists()
+
+
+def test_global_options_work_after_the_command_too(tmp_path: Path) -> None:
+    path = tmp_path / "late.db"
+    result = runner.invoke(app, ["init", "--db", str(path), "--quiet"])
+    assert result.exit_code == 0 and result.stderr == "" and path.exists()
+    listing = runner.invoke(app, ["imports", f"--db={path}"])
+    assert listing.exit_code == 0 and "No imports yet" in listing.stderr

@@ -1,0 +1,160 @@
+"""What every import shares: the request, the summary, one streaming pass, and the batch record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from cpm.errors import CellProblem, InvalidInput
+from cpm.io.sheets import Sheet
+from cpm.models import ImportBatch
+from cpm.services.rows import ParsedRow, ParsedSheet, ReadOptions, reject_reason
+
+PROGRESS_EVERY = 5000
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """One file to import and how to treat it."""
+
+    sheet: Sheet
+    path: Path
+    sha256: str
+    options: ReadOptions = field(default_factory=ReadOptions)
+    skip_invalid: bool = False
+    progress: Callable[[int], None] | None = None
+
+
+@dataclass
+class Rejected:
+    """A row left out under --skip-invalid, with the reason, for the rejects file."""
+
+    row: int
+    reason: str
+    cells: list[Any]
+
+
+@dataclass
+class ImportSummary:
+    kind: str
+    file_name: str
+    sheet: str | None
+    sha256: str
+    rows_read: int = 0
+    records: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected_rows: int = 0
+    customers_created: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    header: list[Any] = field(default_factory=list)
+    rejects: list[Rejected] = field(default_factory=list)
+    problems: list[CellProblem] = field(default_factory=list)
+    batch_id: int | None = None
+    imported_before: list[tuple[int, datetime]] = field(default_factory=list)
+
+
+class ImportPass:
+    """One streaming pass over a file's rows, remembering problems by row.
+
+    Cells are kept only under --skip-invalid, where a rejects file needs them; otherwise a row is
+    dropped as soon as it is merged, so memory follows the number of records, not of cells.
+    """
+
+    def __init__(self, session: Session, kind: str, request: ImportRequest, parsed: ParsedSheet) -> None:
+        self.request = request
+        self.parsed = parsed
+        self.bad: dict[int, list[CellProblem]] = {}
+        self.cells: dict[int, list[Any]] = {}
+        self.summary = ImportSummary(
+            kind=kind,
+            file_name=request.path.name,
+            sheet=request.sheet.name,
+            sha256=request.sha256,
+            ignored_columns=parsed.match.ignored,
+            header=list(parsed.header),
+        )
+        earlier = session.exec(
+            select(ImportBatch.id, ImportBatch.imported_at)
+            .where(ImportBatch.sha256 == request.sha256, ImportBatch.kind == kind)
+            .order_by(col(ImportBatch.id))
+        ).all()
+        self.summary.imported_before = [(int(i), at) for i, at in earlier if i is not None]
+
+    def rows(self) -> Iterator[ParsedRow]:
+        progress = self.request.progress
+        keep_cells = self.request.skip_invalid
+        count = 0
+        for row in self.parsed.rows:
+            count += 1
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(count)
+            if keep_cells:
+                self.cells[row.number] = row.cells
+            if row.problems:
+                self.bad[row.number] = row.problems
+            yield row
+        self.summary.rows_read = count
+        if count == 0:
+            raise InvalidInput(f"{self.request.sheet.place()} has a header row but no data rows")
+
+    def problem(self, row: int, field_name: str, value: Any, expected: str) -> None:
+        label = self.parsed.labels.get(field_name, field_name)
+        self.bad.setdefault(row, []).append(CellProblem(self.parsed.sheet.name, row, label, value, expected))
+
+    def refuse_or_reject(self) -> None:
+        """Without --skip-invalid any problem stops the import; with it, bad rows are set aside."""
+        bad = self.bad
+        problems = [p for number in sorted(bad) for p in bad[number]]
+        self.summary.problems = problems
+        if not problems:
+            return
+        request = self.request
+        if not request.skip_invalid:
+            count = len(problems)
+            raise InvalidInput(
+                f"{request.sheet.place()}: {count} problem{'s' if count != 1 else ''} in "
+                f"{len(bad)} row{'s' if len(bad) != 1 else ''}; nothing was imported",
+                problems=problems,
+                file_name=request.path.name,
+                hint="Fix the cells listed, or import the good rows with --skip-invalid "
+                "(the bad ones go to a rejects file).",
+            )
+        self.summary.rejects = [
+            Rejected(row=n, reason=reject_reason(bad[n]), cells=list(self.cells.get(n, [])))
+            for n in sorted(bad)
+        ]
+        self.summary.rejected_rows = len(bad)
+
+    def record_batch(self, session: Session) -> ImportBatch:
+        """The import's own row, written first so every stored row can point at it."""
+        batch = ImportBatch(
+            kind=self.summary.kind,
+            file_name=self.request.path.name,
+            file_path=str(self.request.path.resolve()),
+            sha256=self.request.sha256,
+            sheet=self.request.sheet.name,
+            imported_at=datetime.now(UTC),
+        )
+        session.add(batch)
+        session.flush()
+        return batch
+
+    def finish_batch(self, session: Session, batch: ImportBatch) -> ImportSummary:
+        summary = self.summary
+        batch.rows_read = summary.rows_read
+        batch.inserted = summary.inserted
+        batch.updated = summary.updated
+        batch.unchanged = summary.unchanged
+        batch.rejected = summary.rejected_rows
+        batch.customers_created = summary.customers_created
+        session.add(batch)
+        session.flush()
+        summary.batch_id = batch.id
+        return summary
