@@ -1,7 +1,7 @@
 """cpm.toml: loading, defaults and validation.
 
-Every setting has a built-in default, so a shop can run without a config file. A malformed file
-or an out-of-range value is a ConfigError that names the key.
+Every setting has a built-in default, so a shop can run without a config file. A malformed file,
+an unknown key or an out-of-range value is a ConfigError that names the key.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +21,76 @@ DEFAULT_CONFIG_NAME = "cpm.toml"
 
 
 @dataclass(frozen=True)
+class RfmSegment:
+    """A named segment: customers whose R and F scores fall in these inclusive ranges."""
+
+    name: str
+    r: tuple[int, int]
+    f: tuple[int, int]
+
+    def holds(self, r: int, f: int) -> bool:
+        return self.r[0] <= r <= self.r[1] and self.f[0] <= f <= self.f[1]
+
+
+# The usual R×F grid (first match wins); together the rules cover all 25 cells.
+DEFAULT_SEGMENTS: tuple[RfmSegment, ...] = (
+    RfmSegment("Champions", (5, 5), (4, 5)),
+    RfmSegment("Loyal", (3, 4), (4, 5)),
+    RfmSegment("Potential loyalists", (4, 5), (2, 3)),
+    RfmSegment("New customers", (5, 5), (1, 1)),
+    RfmSegment("Promising", (4, 4), (1, 1)),
+    RfmSegment("Need attention", (3, 3), (3, 3)),
+    RfmSegment("About to sleep", (3, 3), (1, 2)),
+    RfmSegment("Can't lose them", (1, 2), (5, 5)),
+    RfmSegment("At risk", (1, 2), (3, 4)),
+    RfmSegment("Hibernating", (1, 2), (1, 2)),
+)
+
+
+@dataclass(frozen=True)
 class Settings:
-    """The effective settings of one run."""
+    """The effective settings of one run. Money thresholds are in minor units (cents)."""
 
     currency: str = "CNY"
-    source: str = "built-in defaults"
+    window_days: int = 365
+    abc_a: Fraction = Fraction(80, 100)
+    abc_b: Fraction = Fraction(95, 100)
+    tier_vip: int = 500_000
+    tier_diamond: int = 2_000_000
+    at_risk_factor: Fraction = Fraction(2)
+    at_risk_days: int = 90
+    lapsed_days: int = 365
+    rfm_segments: tuple[RfmSegment, ...] = DEFAULT_SEGMENTS
+    source: str = field(default="built-in defaults", compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings in cpm.toml's own shape and units, for `cpm config show` and the hash."""
+        return {
+            "currency": self.currency,
+            "window_days": self.window_days,
+            "abc": {"a": _ratio_text(self.abc_a), "b": _ratio_text(self.abc_b)},
+            "tiers": {"vip": _money_text(self.tier_vip), "diamond": _money_text(self.tier_diamond)},
+            "churn": {
+                "at_risk_factor": _ratio_text(self.at_risk_factor),
+                "at_risk_days": self.at_risk_days,
+                "lapsed_days": self.lapsed_days,
+            },
+            "rfm_segments": [{"name": s.name, "r": list(s.r), "f": list(s.f)} for s in self.rfm_segments],
+        }
 
     def version(self) -> str:
-        """A short hash of the settings that change results, recorded wherever results are stored."""
-        values = {k: v for k, v in asdict(self).items() if k != "source"}
-        blob = json.dumps(values, sort_keys=True, ensure_ascii=False).encode()
+        """A short hash of everything that changes results; recorded wherever results are stored."""
+        blob = json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _ratio_text(value: Fraction) -> str:
+    return format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+
+
+def _money_text(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
 def load_settings(path: Path | None) -> Settings:
@@ -48,14 +109,208 @@ def load_settings(path: Path | None) -> Settings:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {chosen}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from exc
-    return _settings_from(data, source=str(chosen))
-
-
-def _settings_from(data: dict[str, Any], *, source: str) -> Settings:
-    currency = data.get("currency", Settings.currency)
-    if not isinstance(currency, str) or not (1 <= len(currency.strip()) <= 8):
         raise ConfigError(
-            f"{source}: key 'currency' must be a short currency code such as \"CNY\", got {currency!r}"
+            f"config file {chosen} is not valid TOML: {exc}",
+            hint="Compare it with the file `cpm config init` writes.",
+        ) from exc
+    return settings_from(data, source=str(chosen))
+
+
+class _Reader:
+    """Takes keys out of one table of the file, so that what is left over can be reported."""
+
+    def __init__(self, source: str, data: dict[str, Any], prefix: str = "") -> None:
+        self.source = source
+        self.data = dict(data)
+        self.prefix = prefix
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(
+            f"{self.source}: key '{self.prefix}{key}' {message}",
+            hint="Fix that key, or delete it to use the default (`cpm config init` writes every default).",
         )
-    return Settings(currency=currency.strip().upper(), source=source)
+
+    def table(self, key: str) -> _Reader:
+        value = self.data.pop(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table ([" + self.prefix + key + "])")
+        return _Reader(self.source, value, f"{self.prefix}{key}.")
+
+    def whole(self, key: str, default: int, *, low: int, high: int) -> int:
+        value = self.data.pop(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(key, f"must be a whole number from {low} to {high}, got {value!r}")
+        return value
+
+    def ratio(
+        self, key: str, default: Fraction, *, low: Fraction, high: Fraction, open_low: bool = False
+    ) -> Fraction:
+        value = self.data.pop(key, None)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        try:
+            number = Fraction(Decimal(str(value)))
+        except (InvalidOperation, ValueError) as exc:
+            raise self.fail(key, f"must be a number, got {value!r}") from exc
+        too_low = number <= low if open_low else number < low
+        if too_low or number > high:
+            bound = "above" if open_low else "at least"
+            raise self.fail(key, f"must be {bound} {float(low):g} and at most {float(high):g}, got {value!r}")
+        return number
+
+    def money(self, key: str, default: int) -> int:
+        value = self.data.pop(key, None)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}')
+        try:
+            amount = Decimal(str(value).replace(",", ""))
+        except InvalidOperation as exc:
+            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}') from exc
+        cents = amount * 100
+        if cents != cents.to_integral_value() or cents < 0:
+            raise self.fail(key, f"must be a positive amount with at most two decimals, got {value!r}")
+        return int(cents)
+
+    def text(self, key: str, default: str) -> str:
+        value = self.data.pop(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"must be text, got {value!r}")
+        return value.strip()
+
+    def done(self) -> None:
+        for key in self.data:
+            raise self.fail(key, "is not a cpm setting (a typo?)")
+
+
+def settings_from(data: dict[str, Any], *, source: str) -> Settings:
+    top = _Reader(source, data)
+    defaults = Settings()
+    currency = top.text("currency", defaults.currency).upper()
+    if len(currency) > 8:
+        raise top.fail("currency", f'must be a short currency code such as "CNY", got {currency!r}')
+    window_days = top.whole("window_days", defaults.window_days, low=1, high=36600)
+
+    abc = top.table("abc")
+    a = abc.ratio("a", defaults.abc_a, low=Fraction(0), high=Fraction(1), open_low=True)
+    b = abc.ratio("b", defaults.abc_b, low=Fraction(0), high=Fraction(1), open_low=True)
+    if b < a:
+        raise abc.fail("b", "must not be below abc.a (B's cumulative share ends after A's)")
+    abc.done()
+
+    tiers = top.table("tiers")
+    vip = tiers.money("vip", defaults.tier_vip)
+    diamond = tiers.money("diamond", defaults.tier_diamond)
+    if diamond < vip:
+        raise tiers.fail("diamond", "must not be below tiers.vip")
+    tiers.done()
+
+    churn = top.table("churn")
+    factor = churn.ratio(
+        "at_risk_factor", defaults.at_risk_factor, low=Fraction(0), high=Fraction(100), open_low=True
+    )
+    at_risk_days = churn.whole("at_risk_days", defaults.at_risk_days, low=1, high=36600)
+    lapsed_days = churn.whole("lapsed_days", defaults.lapsed_days, low=1, high=36600)
+    if lapsed_days <= at_risk_days:
+        raise churn.fail("lapsed_days", "must be more than churn.at_risk_days")
+    churn.done()
+
+    segments = defaults.rfm_segments
+    if "rfm_segments" in top.data:
+        segments = _segments(top, top.data.pop("rfm_segments"))
+    top.done()
+    return Settings(
+        currency=currency,
+        window_days=window_days,
+        abc_a=a,
+        abc_b=b,
+        tier_vip=vip,
+        tier_diamond=diamond,
+        at_risk_factor=factor,
+        at_risk_days=at_risk_days,
+        lapsed_days=lapsed_days,
+        rfm_segments=segments,
+        source=source,
+    )
+
+
+def _segments(top: _Reader, raw: Any) -> tuple[RfmSegment, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise top.fail("rfm_segments", "must be a list of [[rfm_segments]] tables")
+    result = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise top.fail(f"rfm_segments[{index}]", "must be a table with name, r and f")
+        reader = _Reader(top.source, item, f"rfm_segments[{index}].")
+        name = reader.text("name", "")
+        bounds = []
+        for axis in ("r", "f"):
+            value = reader.data.pop(axis, None)
+            if (
+                not isinstance(value, list)
+                or len(value) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 for v in value)
+                or value[0] > value[1]
+            ):
+                raise reader.fail(axis, f"must be [low, high] scores from 1 to 5, got {value!r}")
+            bounds.append((value[0], value[1]))
+        reader.done()
+        result.append(RfmSegment(name, bounds[0], bounds[1]))
+    uncovered = [(r, f) for r in range(1, 6) for f in range(1, 6) if not any(s.holds(r, f) for s in result)]
+    if uncovered:
+        raise top.fail(
+            "rfm_segments",
+            "must give every R/F pair a segment; missing: "
+            + ", ".join(f"R{r}F{f}" for r, f in uncovered[:6]),
+        )
+    return tuple(result)
+
+
+def default_file_text() -> str:
+    """The commented cpm.toml that `cpm config init` writes: every setting at its default."""
+    d = Settings()
+    lines = [
+        "# cpm settings. Every key is optional; delete one to use its default.",
+        "# `cpm config show` prints the effective settings and their version hash.",
+        "",
+        "# Currency code, used for display only (money is stored in minor units).",
+        f'currency = "{d.currency}"',
+        "",
+        "# ABC classes, RFM scores and tiers look at this many days before --as-of",
+        "# (reports take --window-days N or --all-time instead).",
+        f"window_days = {d.window_days}",
+        "",
+        "[abc]",
+        "# Sorted by net revenue, a customer is A while the cumulative share of revenue *before* it",
+        "# is below a, B while below b, else C. Zero or negative revenue is always C.",
+        f"a = {_ratio_text(d.abc_a)}",
+        f"b = {_ratio_text(d.abc_b)}",
+        "",
+        "[tiers]",
+        "# Net spend over window_days that makes a customer VIP / Diamond (else Regular).",
+        f'vip = "{_money_text(d.tier_vip)}"',
+        f'diamond = "{_money_text(d.tier_diamond)}"',
+        "",
+        "[churn]",
+        "# A customer with 2+ orders is at risk when the days since the last order exceed",
+        "# at_risk_factor x their own median gap between orders; a one-order customer when",
+        "# silent for more than at_risk_days. Anyone silent for more than lapsed_days is lapsed.",
+        f"at_risk_factor = {_ratio_text(d.at_risk_factor)}",
+        f"at_risk_days = {d.at_risk_days}",
+        f"lapsed_days = {d.lapsed_days}",
+        "",
+        "# RFM segments by R (recency) and F (frequency) score ranges, 1-5 inclusive.",
+        "# The first rule that matches names the segment; together they must cover all 25 pairs.",
+    ]
+    for segment in d.rfm_segments:
+        lines += [
+            "[[rfm_segments]]",
+            f'name = "{segment.name}"',
+            f"r = [{segment.r[0]}, {segment.r[1]}]",
+            f"f = [{segment.f[0]}, {segment.f[1]}]",
+            "",
+        ]
+    return "\n".join(lines)

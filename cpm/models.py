@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Constraint names must be stable before the first migration so that later batch migrations
@@ -67,7 +67,8 @@ class Order(SQLModel, table=True):
     __table_args__ = (
         # Covers the per-customer aggregates (spend, orders, first/last order) without the table.
         Index("ix_orders_customer_date_net", "customer_id", "order_date", "net_amount"),
-        Index("ix_orders_order_date", "order_date"),
+        # Covers the per-period aggregates (revenue, orders, active customers) of reports.
+        Index("ix_orders_date_customer_net", "order_date", "customer_id", "net_amount"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_within_amount"),
         CheckConstraint("status IN ('completed', 'refunded', 'cancelled')", name="status_known"),
@@ -85,3 +86,20 @@ class Order(SQLModel, table=True):
     sales_rep: str | None = None
     status: str = Field(default="completed", max_length=16)
     import_id: int | None = Field(default=None, foreign_key="import_batches.id")
+
+
+class TierChange(SQLModel, table=True):
+    """A customer's tier changed on `effective_on` (as computed by a report or an award)."""
+
+    __tablename__ = "tier_changes"
+    __table_args__ = (UniqueConstraint("customer_id", "effective_on", name="uq_tier_changes_customer_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id")
+    effective_on: date
+    tier: str = Field(max_length=16)
+    previous_tier: str = Field(max_length=16)
+    spend: int  # net spend over the window that decided the tier, in cents
+    window_days: int
+    rules_version: str = Field(max_length=16)
+    recorded_at: datetime

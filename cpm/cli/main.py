@@ -13,7 +13,7 @@ from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 
 from cpm import __version__
-from cpm.cli import db_cmd, import_cmd, render
+from cpm.cli import config_cmd, db_cmd, import_cmd, render, report_cmd
 from cpm.cli.state import State
 from cpm.config import load_settings
 from cpm.db import Database, translate_db_error
@@ -105,6 +105,9 @@ app.command("init")(db_cmd.init)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(import_cmd.app, name="import")
 app.command("imports")(import_cmd.imports)
+app.command("report")(report_cmd.report)
+app.add_typer(report_cmd.customer_app, name="customer")
+app.add_typer(config_cmd.app, name="config")
 
 
 def run() -> None:

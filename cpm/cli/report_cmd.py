@@ -1,0 +1,335 @@
+"""`cpm report [kpis|segments|customers|at-risk|cohorts|trend]` and `cpm customer show CODE`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from cpm.cli import render, report_data, report_render
+from cpm.cli.state import State
+from cpm.db import session_scope
+from cpm.services import reports
+from cpm.services.customers import TIER_NAMES
+from cpm.services.kpis import period_kpis
+from cpm.services.reports import ReportOptions
+
+
+class Part(StrEnum):
+    kpis = "kpis"
+    segments = "segments"
+    customers = "customers"
+    at_risk = "at-risk"
+    cohorts = "cohorts"
+    trend = "trend"
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class PeriodKind(StrEnum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+def parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from exc
+
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Report as of the start of this day (YYYY-MM-DD) [default: today]."),
+]
+WindowDays = Annotated[
+    int | None,
+    typer.Option(
+        "--window-days", min=1, help="Days before as-of for ABC, RFM and tiers [default: window_days]."
+    ),
+]
+AllTime = Annotated[bool, typer.Option("--all-time", help="ABC, RFM and tiers over all history.")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table (for people), json or csv (for scripts).")]
+
+
+def options_from(
+    state: State,
+    *,
+    as_of: str | None,
+    period: PeriodKind = PeriodKind.month,
+    window_days: int | None = None,
+    all_time: bool = False,
+    top: int = 10,
+    periods: int = 12,
+    since: str | None = None,
+) -> ReportOptions:
+    if all_time and window_days is not None:
+        raise typer.BadParameter("give either --window-days or --all-time, not both")
+    return ReportOptions(
+        as_of=parse_day(as_of) or date.today(),
+        period=period.value,
+        window_days=None if all_time else (window_days or state.settings.window_days),
+        top=top,
+        periods=periods,
+        since=parse_day(since),
+    )
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def emit_csv(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
+
+
+def report(
+    ctx: typer.Context,
+    part: Annotated[
+        Part | None, typer.Argument(help="One part of the report [default: the summary].")
+    ] = None,
+    as_of: AsOf = None,
+    period: Annotated[
+        PeriodKind, typer.Option("--period", help="Calendar periods for KPIs and trend.")
+    ] = PeriodKind.month,
+    window_days: WindowDays = None,
+    all_time: AllTime = False,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many top customers to list.")] = 10,
+    periods: Annotated[int, typer.Option("--periods", min=1, max=240, help="Periods in the trend.")] = 12,
+    since: Annotated[
+        str | None, typer.Option("--since", help="First cohort month (YYYY-MM-DD) [default: first order].")
+    ] = None,
+    output: FormatOpt = Format.table,
+) -> None:
+    """The numbers that matter: KPIs, ABC classes, RFM, tiers, cohorts, trend and at-risk customers.
+
+    The reported period is the latest complete period before --as-of, compared with the one before it.
+    """
+    state: State = ctx.obj
+    settings = state.settings
+    options = options_from(
+        state,
+        as_of=as_of,
+        period=period,
+        window_days=window_days,
+        all_time=all_time,
+        top=top,
+        periods=periods,
+        since=since,
+    )
+    with session_scope(state.db, write=True) as session:
+        if part is None:
+            view = reports.overview(session, settings, options)
+            if output is Format.json:
+                emit_json(report_data.overview_data(view, settings))
+            elif output is Format.csv:
+                emit_csv(report_data.kpi_rows(view.current, view.previous))
+            else:
+                report_render.overview(view, settings)
+        elif part is Part.kpis:
+            previous, current = period_kpis(session, [options.reported().previous(), options.reported()])
+            if output is Format.json:
+                emit_json(
+                    {
+                        "as_of": options.as_of.isoformat(),
+                        "period": report_data.period_data(current.period),
+                        "previous_period": report_data.period_data(previous.period),
+                        "current": report_data.kpi_data(current),
+                        "previous": report_data.kpi_data(previous),
+                        "change": report_data.kpi_change(current, previous),
+                    }
+                )
+            elif output is Format.csv:
+                emit_csv(report_data.kpi_rows(current, previous))
+            else:
+                render.out.print(report_render.kpi_table(current, previous, settings))
+        elif part is Part.segments:
+            abc, tiers, rfm = reports.segments(session, settings, options)
+            if output is Format.table:
+                render.out.print(report_render.share_table("ABC classes", abc, settings))
+                render.out.print(report_render.share_table("Tiers", tiers, settings, tiers=True))
+                render.out.print(report_render.share_table("RFM segments", rfm, settings))
+            else:
+                groups = (
+                    [{"kind": "abc", **report_data.share_data(g, "key")} for g in abc]
+                    + [{"kind": "tier", **report_data.share_data(g, "key")} for g in tiers]
+                    + [{"kind": "rfm_segment", **report_data.share_data(g, "key")} for g in rfm]
+                )
+                if output is Format.json:
+                    emit_json(
+                        {
+                            "as_of": options.as_of.isoformat(),
+                            "window": report_data.window_data(options.window()),
+                            "groups": groups,
+                        }
+                    )
+                else:
+                    emit_csv(groups)
+        elif part in (Part.customers, Part.at_risk):
+            rows = reports.customer_rows(session, settings, options)
+            reports.record_tier_changes(session, rows, settings=settings, options=options)
+            chosen = reports.at_risk_rows(rows) if part is Part.at_risk else rows
+            if output is Format.table:
+                if part is Part.customers:
+                    chosen = sorted(chosen, key=lambda r: (-r.window_revenue, r.info.code))[: options.top]
+                    title = (
+                        f"Top {len(chosen)} of {len(rows):,} customers by spend ({options.window().label})"
+                    )
+                else:
+                    title = f"{len(chosen):,} customers at risk as of {options.as_of}"
+                render.out.print(report_render.customer_table(title, chosen, settings))
+            elif output is Format.json:
+                emit_json(
+                    {
+                        "as_of": options.as_of.isoformat(),
+                        "window": report_data.window_data(options.window()),
+                        "customers": [report_data.customer_data(r) for r in chosen],
+                    }
+                )
+            else:
+                emit_csv([report_data.customer_data(r) for r in chosen])
+        elif part is Part.cohorts:
+            cohorts = reports.cohorts(session, options)
+            if output is Format.table:
+                render.out.print(report_render.cohort_table(cohorts))
+            elif output is Format.json:
+                emit_json(
+                    {
+                        "as_of": options.as_of.isoformat(),
+                        "cohorts": [report_data.cohort_data(c) for c in cohorts],
+                    }
+                )
+            else:
+                emit_csv(report_data.cohort_rows(cohorts))
+        else:
+            trend = reports.trend(session, options)
+            if output is Format.table:
+                render.out.print(report_render.trend_table(trend, settings))
+            elif output is Format.json:
+                emit_json({"as_of": options.as_of.isoformat(), "periods": report_data.trend_rows(trend)})
+            else:
+                emit_csv(report_data.trend_rows(trend))
+
+
+customer_app = typer.Typer(help="One customer's card.", no_args_is_help=True)
+
+
+@customer_app.command("show")
+def show(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The customer code.")],
+    as_of: AsOf = None,
+    window_days: WindowDays = None,
+    all_time: AllTime = False,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Details, KPIs, ABC class, RFM scores and segment, tier and its history, churn status, last orders."""
+    state: State = ctx.obj
+    settings = state.settings
+    options = options_from(state, as_of=as_of, window_days=window_days, all_time=all_time)
+    with session_scope(state.db, write=True) as session:
+        card = reports.customer_card(session, settings, options, code)
+        data = report_data.customer_data(card.row)
+        data["phone"] = card.customer.phone
+        data["email"] = card.customer.email
+        data["joined_on"] = card.customer.joined_on.isoformat() if card.customer.joined_on else None
+        data["birthday"] = card.customer.birthday.isoformat() if card.customer.birthday else None
+        history = [
+            {
+                "effective_on": h.effective_on.isoformat(),
+                "tier": h.tier,
+                "previous_tier": h.previous_tier,
+                "spend": report_data.money(h.spend),
+            }
+            for h in card.history
+        ]
+        orders = [
+            {
+                "order_no": o.order_no,
+                "order_date": o.order_date.isoformat(),
+                "amount": report_data.money(o.amount),
+                "net_amount": report_data.money(o.net_amount),
+                "status": o.status,
+            }
+            for o in card.last_orders
+        ]
+    if output is Format.json:
+        emit_json(
+            {
+                "as_of": options.as_of.isoformat(),
+                "customer": data,
+                "tier_history": history,
+                "last_orders": orders,
+            }
+        )
+        return
+    if output is Format.csv:
+        emit_csv([data])
+        return
+    out = render.out
+    out.print(
+        f"[bold]{data['code']}[/bold] {data['name'] or ''} — {TIER_NAMES[card.row.tier]}, class {data['abc']}"
+    )
+    for label, key in (
+        ("city", "city"),
+        ("sales rep", "sales_rep"),
+        ("phone", "phone"),
+        ("email", "email"),
+        ("joined", "joined_on"),
+        ("birthday", "birthday"),
+        ("first order", "first_order"),
+        ("last order", "last_order"),
+        ("orders (window)", "window_orders"),
+        ("lifetime orders", "lifetime_orders"),
+    ):
+        out.print(f"  {label:<18}{data[key] if data[key] is not None else report_render.DASH}", markup=False)
+    out.print(
+        f"  {'spend (window)':<18}{report_render.show_money(card.row.window_revenue, settings)}", markup=False
+    )
+    out.print(
+        f"  {'lifetime spend':<18}{report_render.show_money(card.row.lifetime_revenue, settings)}",
+        markup=False,
+    )
+    if card.row.rfm:
+        rfm = card.row.rfm
+        out.print(f"  {'RFM':<18}R{rfm.r} F{rfm.f} M{rfm.m} — {rfm.segment}", markup=False)
+    rhythm = card.row.rhythm
+    if rhythm:
+        gap = f"{float(rhythm.median_gap):g} days" if rhythm.median_gap is not None else "one purchase day"
+        out.print(
+            f"  {'status':<18}{rhythm.status.replace('_', ' ')} "
+            f"({rhythm.days_since_last} days since the last "
+            f"order; usual gap {gap})",
+            markup=False,
+        )
+    if history:
+        out.print("  tier history:")
+        for h in history:
+            out.print(
+                f"    {h['effective_on']}  {h['previous_tier']} → {h['tier']} (spend {h['spend']})",
+                markup=False,
+            )
+    if orders:
+        out.print("  last orders:")
+        for o in orders:
+            out.print(
+                f"    {o['order_date']}  {o['order_no']:<16} {o['net_amount']:>10}  {o['status']}",
+                markup=False,
+            )

@@ -1,0 +1,300 @@
+"""The reports: one computation per number, shared by the terminal, JSON, CSV and the workbook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from fractions import Fraction
+
+from sqlmodel import Session, col, select
+
+from cpm.config import Settings
+from cpm.errors import NotFound
+from cpm.models import Customer, Order, TierChange
+from cpm.services.cohorts import Cohort, monthly_cohorts
+from cpm.services.customers import (
+    AT_RISK,
+    LAPSED,
+    REGULAR,
+    TIER_ORDER,
+    CustomerInfo,
+    Rfm,
+    Rhythm,
+    Window,
+    abc_classes,
+    all_customers,
+    purchase_days,
+    rfm_scores,
+    rhythms,
+    tier_for,
+    window_spend,
+)
+from cpm.services.kpis import Kpis, period_kpis
+from cpm.services.periods import Period, periods_ending, reported_period
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    as_of: date
+    period: str = "month"
+    window_days: int | None = 365  # None = all history
+    top: int = 10
+    periods: int = 12
+    since: date | None = None
+
+    def window(self) -> Window:
+        return Window.trailing(self.as_of, self.window_days)
+
+    def reported(self) -> Period:
+        return reported_period(self.as_of, self.period)
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """Everything the reports say about one customer."""
+
+    info: CustomerInfo
+    tier: str
+    abc: str
+    rfm: Rfm | None
+    window_revenue: int
+    window_orders: int
+    lifetime_revenue: int
+    lifetime_orders: int
+    rhythm: Rhythm | None
+
+    @property
+    def status(self) -> str | None:
+        return self.rhythm.status if self.rhythm else None
+
+
+@dataclass(frozen=True)
+class GroupShare:
+    key: str
+    customers: int
+    revenue: int
+    share: Fraction | None
+
+
+@dataclass
+class Overview:
+    as_of: date
+    period: Period
+    window: Window
+    current: Kpis
+    previous: Kpis
+    abc: list[GroupShare]
+    tiers: list[GroupShare]
+    top: list[CustomerRow]
+    customers: int
+    at_risk: int
+    lapsed: int
+    tier_changes_recorded: int = 0
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def customer_rows(session: Session, settings: Settings, options: ReportOptions) -> list[CustomerRow]:
+    """Every customer with tier, ABC, RFM, spend and churn status as of `options.as_of`."""
+    window = options.window()
+    infos = all_customers(session)
+    spend = window_spend(session, window)
+    lifetime = window_spend(session, Window(None, options.as_of))
+    codes = {cid: info.code for cid, info in infos.items()}
+    revenue = {cid: s.revenue for cid, s in spend.items()}
+    classes = abc_classes(revenue, codes, a=settings.abc_a, b=settings.abc_b)
+    scores = rfm_scores(spend, as_of=options.as_of, segments=settings.rfm_segments)
+    rhythm = rhythms(purchase_days(session, before=options.as_of), as_of=options.as_of, settings=settings)
+    rows = []
+    for cid, info in sorted(infos.items(), key=lambda item: item[1].code):
+        in_window = spend.get(cid)
+        to_date = lifetime.get(cid)
+        rows.append(
+            CustomerRow(
+                info=info,
+                tier=tier_for(in_window.revenue if in_window else 0, settings),
+                abc=classes[cid],
+                rfm=scores.get(cid),
+                window_revenue=in_window.revenue if in_window else 0,
+                window_orders=in_window.orders if in_window else 0,
+                lifetime_revenue=to_date.revenue if to_date else 0,
+                lifetime_orders=to_date.orders if to_date else 0,
+                rhythm=rhythm.get(cid),
+            )
+        )
+    return rows
+
+
+def _shares(rows: list[CustomerRow], keys: tuple[str, ...], key_of: str) -> list[GroupShare]:
+    total = sum(r.window_revenue for r in rows)
+    result = []
+    for key in keys:
+        members = [r for r in rows if getattr(r, key_of) == key]
+        revenue = sum(r.window_revenue for r in members)
+        result.append(GroupShare(key, len(members), revenue, Fraction(revenue, total) if total else None))
+    return result
+
+
+def top_customers(rows: list[CustomerRow], count: int) -> list[CustomerRow]:
+    ranked = sorted((r for r in rows if r.window_revenue > 0), key=lambda r: (-r.window_revenue, r.info.code))
+    return ranked[:count]
+
+
+def overview(session: Session, settings: Settings, options: ReportOptions) -> Overview:
+    """The default report: KPIs with change, ABC and tier shares, top customers, churn counts."""
+    period = options.reported()
+    previous, current = period_kpis(session, [period.previous(), period])
+    rows = customer_rows(session, settings, options)
+    recorded = record_tier_changes(session, rows, settings=settings, options=options)
+    return Overview(
+        as_of=options.as_of,
+        period=period,
+        window=options.window(),
+        current=current,
+        previous=previous,
+        abc=_shares(rows, ("A", "B", "C"), "abc"),
+        tiers=_shares(rows, TIER_ORDER[::-1], "tier"),
+        top=top_customers(rows, options.top),
+        customers=len(rows),
+        at_risk=sum(1 for r in rows if r.status == AT_RISK),
+        lapsed=sum(1 for r in rows if r.status == LAPSED),
+        tier_changes_recorded=recorded,
+    )
+
+
+def segments(
+    session: Session, settings: Settings, options: ReportOptions
+) -> tuple[list[GroupShare], list[GroupShare], list[GroupShare]]:
+    """ABC, tier and RFM-segment shares over the window."""
+    rows = customer_rows(session, settings, options)
+    record_tier_changes(session, rows, settings=settings, options=options)
+    names = tuple(dict.fromkeys(s.name for s in settings.rfm_segments))
+    with_rfm = [r for r in rows if r.rfm is not None]
+    total = sum(r.window_revenue for r in with_rfm)
+    rfm = []
+    for name in names:
+        members = [r for r in with_rfm if r.rfm is not None and r.rfm.segment == name]
+        revenue = sum(r.window_revenue for r in members)
+        rfm.append(GroupShare(name, len(members), revenue, Fraction(revenue, total) if total else None))
+    return _shares(rows, ("A", "B", "C"), "abc"), _shares(rows, TIER_ORDER[::-1], "tier"), rfm
+
+
+def trend(session: Session, options: ReportOptions) -> list[Kpis]:
+    return period_kpis(session, periods_ending(options.reported(), options.periods))
+
+
+def cohorts(session: Session, options: ReportOptions) -> list[Cohort]:
+    last_month = reported_period(options.as_of, "month").start
+    return monthly_cohorts(
+        purchase_days(session, before=options.as_of), last_month=last_month, since=options.since
+    )
+
+
+def at_risk_rows(rows: list[CustomerRow]) -> list[CustomerRow]:
+    """At-risk customers, the most overdue (days since last order over their rhythm) first."""
+
+    def overdue(row: CustomerRow) -> Fraction:
+        rhythm = row.rhythm
+        assert rhythm is not None
+        expected = rhythm.median_gap if rhythm.median_gap else Fraction(1)
+        return Fraction(rhythm.days_since_last) / expected
+
+    flagged = [r for r in rows if r.status == AT_RISK]
+    return sorted(flagged, key=lambda r: (-r.window_revenue, -overdue(r), r.info.code))
+
+
+# --- tier history ------------------------------------------------------------------------------
+
+
+def latest_tiers(session: Session) -> dict[int, tuple[date, str]]:
+    """Each customer's most recently recorded tier and its date."""
+    rows = session.exec(
+        select(col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.tier)).order_by(
+            col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.id)
+        )
+    ).all()
+    return {int(cid): (day, tier) for cid, day, tier in rows}
+
+
+def record_tier_changes(
+    session: Session, rows: list[CustomerRow], *, settings: Settings, options: ReportOptions
+) -> int:
+    """Store tiers that changed since the last recorded one, dated as-of.
+
+    Only tiers computed over the configured window count (not --all-time or another
+    --window-days), and history is only extended forwards: an as-of earlier than a customer's
+    latest recorded change records nothing for that customer.
+    """
+    if options.window_days != settings.window_days:
+        return 0
+    known = latest_tiers(session)
+    now = datetime.now(UTC)
+    changes = []
+    for row in rows:
+        last_day, last_tier = known.get(row.info.id, (None, REGULAR))
+        if row.tier == last_tier or (last_day is not None and options.as_of <= last_day):
+            continue
+        changes.append(
+            TierChange(
+                customer_id=row.info.id,
+                effective_on=options.as_of,
+                tier=row.tier,
+                previous_tier=last_tier,
+                spend=row.window_revenue,
+                window_days=settings.window_days,
+                rules_version=settings.version(),
+                recorded_at=now,
+            )
+        )
+    session.add_all(changes)
+    session.flush()
+    return len(changes)
+
+
+def tier_history(session: Session, customer_id: int) -> list[TierChange]:
+    return list(
+        session.exec(
+            select(TierChange)
+            .where(TierChange.customer_id == customer_id)
+            .order_by(col(TierChange.effective_on))
+        ).all()
+    )
+
+
+# --- one customer ------------------------------------------------------------------------------
+
+
+@dataclass
+class CustomerCard:
+    row: CustomerRow
+    customer: Customer
+    history: list[TierChange]
+    last_orders: list[Order]
+    first_order: date | None
+    last_order: date | None
+
+
+def customer_card(
+    session: Session, settings: Settings, options: ReportOptions, code: str, *, orders_shown: int = 10
+) -> CustomerCard:
+    customer = session.exec(select(Customer).where(Customer.customer_code == code)).first()
+    if customer is None or customer.id is None:
+        raise NotFound(
+            f"no customer with code {code!r}", hint="Check the code, e.g. with `cpm report customers`."
+        )
+    rows = customer_rows(session, settings, options)
+    record_tier_changes(session, rows, settings=settings, options=options)
+    row = next(r for r in rows if r.info.id == customer.id)
+    orders = session.exec(
+        select(Order)
+        .where(Order.customer_id == customer.id, col(Order.order_date) < options.as_of)
+        .order_by(col(Order.order_date).desc(), col(Order.order_no).desc())
+        .limit(orders_shown)
+    ).all()
+    return CustomerCard(
+        row=row,
+        customer=customer,
+        history=tier_history(session, customer.id),
+        last_orders=list(orders),
+        first_order=row.rhythm.first_order if row.rhythm else None,
+        last_order=row.rhythm.last_order if row.rhythm else None,
+    )
