@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DB := demo.db
+# The sample data ends on 2026-10-31; a fixed as-of keeps the demo's numbers the same every day.
+DEMO_AS_OF := 2026-11-01
 QUICK ?=
 
 .PHONY: install demo test lint bench fmt migration clean
@@ -25,6 +27,7 @@ demo: $(INSTALLED)
 	@echo "--- the same file again changes nothing:"
 	$(BIN)/cpm --db $(DEMO_DB) import orders sample_data/orders.xlsx
 	$(BIN)/cpm --db $(DEMO_DB) imports
+	$(BIN)/cpm --db $(DEMO_DB) report --as-of $(DEMO_AS_OF)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -177,7 +177,7 @@ def migrations_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _alembic_config(db: Database) -> AlembicConfig:
+def alembic_config(db: Database) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
@@ -185,7 +185,7 @@ def _alembic_config(db: Database) -> AlembicConfig:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config(Database("sqlite://", None))).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config(Database("sqlite://", None))).get_current_head()
     assert head is not None, "the package ships no migrations"
     return head
 
@@ -245,7 +245,7 @@ def upgrade(db: Database) -> tuple[str | None, str]:
     """Apply every pending migration; returns (revision before, revision after)."""
     before = current_revision(db)
     engine = get_engine(db)
-    cfg = _alembic_config(db)
+    cfg = alembic_config(db)
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn

@@ -43,3 +43,25 @@ def test_migrations_ship_inside_the_package() -> None:
     location = database.migrations_dir()
     assert (location / "env.py").is_file()
     assert any(p.name.startswith("0001_") for p in (location / "versions").iterdir())
+
+
+def test_upgrading_an_old_database_keeps_its_rows(tmp_path: Path) -> None:
+    from alembic import command
+
+    target = Database.from_option(str(tmp_path / "old.db"))
+    database.create_database_file(target)
+    config = database.alembic_config(target)
+    with database.get_engine(target).begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.exec_driver_sql("INSERT INTO customers (id, customer_code, name) VALUES (1, 'C1', '张三')")
+        conn.exec_driver_sql(
+            "INSERT INTO orders (order_no, customer_id, order_date, amount, refunded_amount, net_amount, status)"
+            " VALUES ('S1', 1, '2025-01-02', 1000, 0, 1000, 'completed')"
+        )
+    assert database.current_revision(target) == "0001"
+    before, after = database.upgrade(target)
+    assert (before, after) == ("0001", database.head_revision())
+    with database.get_engine(target).connect() as conn:
+        assert conn.exec_driver_sql("SELECT order_no, amount FROM orders").fetchall() == [("S1", 1000)]
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
