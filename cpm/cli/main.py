@@ -15,7 +15,6 @@ from typer.core import TyperGroup
 from cpm import __version__
 from cpm.cli import config_cmd, db_cmd, import_cmd, render, report_cmd
 from cpm.cli.state import State
-from cpm.config import load_settings
 from cpm.db import Database, translate_db_error
 from cpm.errors import CpmError
 
@@ -98,7 +97,7 @@ def main(
     ] = False,
 ) -> None:
     """Customer performance management for small shops."""
-    ctx.obj = State(db=Database.from_option(db), settings=load_settings(config), quiet=quiet)
+    ctx.obj = State(db=Database.from_option(db), config_path=config, quiet=quiet)
 
 
 app.command("init")(db_cmd.init)

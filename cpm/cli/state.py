@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from cpm.config import Settings
+from cpm.config import Settings, load_settings
 from cpm.db import Database
 
 
 @dataclass
 class State:
     db: Database
-    settings: Settings
+    config_path: Path | None = None
     quiet: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """Loaded on first use, so `cpm config init --force` can replace a broken file."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
