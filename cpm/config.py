@@ -10,6 +10,7 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -61,7 +62,21 @@ class Settings:
     at_risk_days: int = 90
     lapsed_days: int = 365
     rfm_segments: tuple[RfmSegment, ...] = DEFAULT_SEGMENTS
+    points_rate: Fraction = Fraction(1)  # points per currency unit of net amount
+    tier_multipliers: tuple[tuple[str, Fraction], ...] = (
+        ("regular", Fraction(1)),
+        ("vip", Fraction(6, 5)),
+        ("diamond", Fraction(3, 2)),
+    )
+    first_order_bonus: int = 0
+    birthday_multiplier: Fraction = Fraction(1)
+    minimum_order: int = 0  # cents
+    programme_start: date | None = None
+    expiry_months: int = 12
     source: str = field(default="built-in defaults", compare=False)
+
+    def tier_multiplier(self, tier: str) -> Fraction:
+        return dict(self.tier_multipliers)[tier]
 
     def as_dict(self) -> dict[str, Any]:
         """The settings in cpm.toml's own shape and units, for `cpm config show` and the hash."""
@@ -74,6 +89,15 @@ class Settings:
                 "at_risk_factor": _ratio_text(self.at_risk_factor),
                 "at_risk_days": self.at_risk_days,
                 "lapsed_days": self.lapsed_days,
+            },
+            "points": {
+                "rate": _ratio_text(self.points_rate),
+                **{f"multiplier_{tier}": _ratio_text(value) for tier, value in self.tier_multipliers},
+                "first_order_bonus": self.first_order_bonus,
+                "birthday_multiplier": _ratio_text(self.birthday_multiplier),
+                "minimum_order": _money_text(self.minimum_order),
+                "programme_start": self.programme_start.isoformat() if self.programme_start else "",
+                "expiry_months": self.expiry_months,
             },
             "rfm_segments": [{"name": s.name, "r": list(s.r), "f": list(s.f)} for s in self.rfm_segments],
         }
@@ -175,6 +199,19 @@ class _Reader:
             raise self.fail(key, f"must be a positive amount with at most two decimals, got {value!r}")
         return int(cents)
 
+    def day(self, key: str) -> date | None:
+        value = self.data.pop(key, None)
+        if value is None or value == "":
+            return None
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.fail(key, f'must be a date such as 2026-01-01 (or "" for none), got {value!r}')
+
     def text(self, key: str, default: str) -> str:
         value = self.data.pop(key, default)
         if not isinstance(value, str) or not value.strip():
@@ -218,6 +255,21 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
         raise churn.fail("lapsed_days", "must be more than churn.at_risk_days")
     churn.done()
 
+    points = top.table("points")
+    rate = points.ratio("rate", defaults.points_rate, low=Fraction(0), high=Fraction(10000))
+    multipliers = tuple(
+        (tier, points.ratio(f"multiplier_{tier}", value, low=Fraction(0), high=Fraction(100)))
+        for tier, value in defaults.tier_multipliers
+    )
+    bonus = points.whole("first_order_bonus", defaults.first_order_bonus, low=0, high=10**9)
+    birthday = points.ratio(
+        "birthday_multiplier", defaults.birthday_multiplier, low=Fraction(0), high=Fraction(100)
+    )
+    minimum = points.money("minimum_order", defaults.minimum_order)
+    start = points.day("programme_start")
+    expiry_months = points.whole("expiry_months", defaults.expiry_months, low=1, high=1200)
+    points.done()
+
     segments = defaults.rfm_segments
     if "rfm_segments" in top.data:
         segments = _segments(top, top.data.pop("rfm_segments"))
@@ -233,6 +285,13 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
         at_risk_days=at_risk_days,
         lapsed_days=lapsed_days,
         rfm_segments=segments,
+        points_rate=rate,
+        tier_multipliers=multipliers,
+        first_order_bonus=bonus,
+        birthday_multiplier=birthday,
+        minimum_order=minimum,
+        programme_start=start,
+        expiry_months=expiry_months,
         source=source,
     )
 
@@ -301,6 +360,21 @@ def default_file_text() -> str:
         f"at_risk_factor = {_ratio_text(d.at_risk_factor)}",
         f"at_risk_days = {d.at_risk_days}",
         f"lapsed_days = {d.lapsed_days}",
+        "",
+        "[points]",
+        "# Earning: floor(net amount x rate x the multiplier of the tier held on the order date",
+        "# x the birthday-month multiplier when the order is in the customer's birthday month).",
+        f"rate = {_ratio_text(d.points_rate)}",
+        *(f"multiplier_{tier} = {_ratio_text(value)}" for tier, value in d.tier_multipliers),
+        "# Extra points once per customer, with their first counted order (0 = none).",
+        f"first_order_bonus = {d.first_order_bonus}",
+        f"birthday_multiplier = {_ratio_text(d.birthday_multiplier)}",
+        "# Orders with a smaller net amount earn nothing.",
+        f'minimum_order = "{_money_text(d.minimum_order)}"',
+        '# Orders dated before this day earn nothing ("" = every order earns).',
+        'programme_start = ""',
+        "# Each earned lot expires this many months after it was earned (the order date).",
+        f"expiry_months = {d.expiry_months}",
         "",
         "# RFM segments by R (recency) and F (frequency) score ranges, 1-5 inclusive.",
         "# The first rule that matches names the segment; together they must cover all 25 pairs.",

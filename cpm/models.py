@@ -103,3 +103,39 @@ class TierChange(SQLModel, table=True):
     window_days: int
     rules_version: str = Field(max_length=16)
     recorded_at: datetime
+
+
+class PointsEntry(SQLModel, table=True):
+    """One row of the append-only points ledger. Rows are only ever inserted; a correction is a
+    new row. A customer's balance is the sum of their rows' points.
+
+    Credits (earn, positive opening/adjust) are lots that expire on `expires_on`; debits
+    (reverse, redeem, expire, negative opening/adjust) consume lots, soonest-expiring first.
+    `natural_key` names the fact (`earn:<order_no>`, `expire:<lot id>`, …) so it is posted once.
+    """
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (
+        Index("ix_points_ledger_customer_effective", "customer_id", "effective_on", "id"),
+        Index("ix_points_ledger_order", "order_id", "id"),
+        Index("ix_points_ledger_lot", "lot_id"),
+        CheckConstraint(
+            "kind IN ('earn', 'reverse', 'redeem', 'expire', 'adjust', 'opening')", name="kind_known"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    natural_key: str = Field(unique=True, max_length=200)
+    customer_id: int = Field(foreign_key="customers.id")
+    kind: str = Field(max_length=16)
+    points: int
+    effective_on: date  # the business date of the fact: order date, expiry date, day of a redemption
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    order_net: int | None = None  # the order's net amount (cents) this row brought the points in line with
+    factor: str | None = Field(default=None, max_length=32)  # points per currency unit used for the order
+    lot_id: int | None = Field(default=None, foreign_key="points_ledger.id")  # the lot an expiry closes
+    earned_on: date | None = None
+    expires_on: date | None = None
+    rules_version: str = Field(max_length=16)
+    note: str | None = None
+    created_at: datetime

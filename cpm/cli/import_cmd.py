@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import Session
 
 from cpm.cli import render
 from cpm.cli.state import State
@@ -87,7 +89,14 @@ def _run_import(
     ensure_current(state.db)  # say `cpm init` before complaining about the file
     opened = open_sheet(file, sheet=sheet)
     options = ReadOptions(column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma)
-    action = importing.import_orders if kind == "orders" else importing.import_customers
+
+    def action(session: Session, request: importing.ImportRequest) -> importing.ImportSummary:
+        if kind == "points":
+            return importing.import_points(session, request, settings=state.settings, today=date.today())
+        if kind == "orders":
+            return importing.import_orders(session, request)
+        return importing.import_customers(session, request)
+
     rejects_file: Path | None = None
     with _progress(state.quiet, opened.total_rows, f"Reading {file.name}") as progress:
         request = importing.ImportRequest(
@@ -164,6 +173,34 @@ def import_orders(
         column_map=column_map,
         dayfirst=dayfirst,
         decimal_comma=decimal_comma,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+    )
+
+
+@app.command("points")
+def import_points(
+    ctx: typer.Context,
+    file: FileArg,
+    sheet: SheetOpt = None,
+    column_map: MapOpt = None,
+    dayfirst: DayFirstOpt = False,
+    skip_invalid: SkipInvalidOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Import opening points balances from an older programme (one ledger row per file row).
+
+    Required: customer_code, points. Optional: earned_on (default today), expires_on (default
+    earned_on + expiry_months), note. Importing the same file again posts nothing.
+    """
+    _run_import(
+        ctx,
+        "points",
+        file,
+        sheet=sheet,
+        column_map=column_map,
+        dayfirst=dayfirst,
+        decimal_comma=False,
         skip_invalid=skip_invalid,
         dry_run=dry_run,
     )

@@ -13,7 +13,7 @@ from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 
 from cpm import __version__
-from cpm.cli import config_cmd, db_cmd, import_cmd, render, report_cmd
+from cpm.cli import config_cmd, db_cmd, import_cmd, points_cmd, render, report_cmd
 from cpm.cli.state import State
 from cpm.db import Database, translate_db_error
 from cpm.errors import CpmError
@@ -107,6 +107,8 @@ app.command("imports")(import_cmd.imports)
 app.command("report")(report_cmd.report)
 app.add_typer(report_cmd.customer_app, name="customer")
 app.add_typer(config_cmd.app, name="config")
+app.command("award")(points_cmd.award)
+app.add_typer(points_cmd.app, name="points")
 
 
 def run() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -34,7 +34,9 @@ def _distinct(session: Session, left: str, right: str) -> str:
 
 
 def db_value(value: Any, *, sqlite: bool) -> Any:
-    """SQLite stores dates as ISO text (as SQLAlchemy's Date type does)."""
+    """SQLite stores dates and times as ISO text, in the forms SQLAlchemy's types read back."""
+    if sqlite and isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if sqlite and isinstance(value, date):
         return value.isoformat()
     return value
@@ -93,6 +95,15 @@ def insert_missing(
     before = count_rows(session, table)
     raw_connection(session).cursor().executemany(sql, rows)
     return count_rows(session, table) - before
+
+
+def insert_rows(
+    session: Session, *, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Plain inserts: a clash with a stored unique key is an error, never silently skipped."""
+    mark = _placeholder(session)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    raw_connection(session).cursor().executemany(sql, rows)
 
 
 def fetch_pairs(session: Session, sql: str) -> dict[Any, Any]:

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from cpm.models import ImportBatch
-from cpm.services import bulk
-from cpm.services.fields import CUSTOMER_FIELDS, ORDER_FIELDS
+from cpm.config import Settings
+from cpm.models import ImportBatch, PointsEntry
+from cpm.services import bulk, ledger
+from cpm.services.fields import CUSTOMER_FIELDS, ORDER_FIELDS, POINTS_FIELDS
 from cpm.services.import_batch import ImportPass, ImportRequest, ImportSummary, Rejected
 from cpm.services.order_lines import merge_order_lines
 from cpm.services.rows import read_sheet
 
-__all__ = ["ImportRequest", "ImportSummary", "Rejected", "import_customers", "import_orders", "list_imports"]
+__all__ = [
+    "ImportRequest",
+    "ImportSummary",
+    "Rejected",
+    "import_customers",
+    "import_orders",
+    "import_points",
+    "list_imports",
+]
 
 CUSTOMER_COLUMNS = ("name", "phone", "email", "city", "joined_on", "birthday", "sales_rep", "tags")
 ORDER_OPTIONAL = ("quantity", "channel", "sales_rep")
@@ -172,3 +184,80 @@ def list_imports(session: Session, *, limit: int | None = None) -> list[ImportBa
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query).all())
+
+
+def import_points(
+    session: Session, request: ImportRequest, *, settings: Settings, today: date
+) -> ImportSummary:
+    """Opening balances from an older programme, one ledger row per file row.
+
+    A row's key is its content (customer, points, dates, note) and how many identical rows came
+    before it in the file, so importing the same file again posts nothing. earned_on defaults to
+    today, expires_on to earned_on + expiry_months. Unknown customer codes create customers.
+    """
+    parsed = read_sheet(request.sheet, POINTS_FIELDS, request.options)
+    check = ImportPass(session, "points", request, parsed)
+    seen: dict[tuple[Any, ...], int] = {}
+    entries: list[tuple[str, str, int, date, date, str | None]] = []
+    for row in check.rows():
+        values = row.values
+        if row.problems:
+            continue
+        if values["points"] == 0:
+            check.problem(row.number, "points", 0, "an opening balance of 0 points records nothing")
+            continue
+        earned = values.get("earned_on") or today
+        expires = values.get("expires_on") or ledger.add_months(earned, settings.expiry_months)
+        if expires <= earned:
+            check.problem(row.number, "expires_on", expires, f"must be after the earned date {earned}")
+            continue
+        content = (
+            values["customer_code"],
+            values["points"],
+            earned.isoformat(),
+            expires.isoformat(),
+            values.get("note"),
+        )
+        seen[content] = seen.get(content, 0) + 1
+        digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:24]
+        entries.append(
+            (f"opening:{digest}:{seen[content]}", *content[:2], earned, expires, values.get("note"))
+        )
+    check.refuse_or_reject()
+    summary = check.summary
+    summary.records = len(entries)
+    batch = check.record_batch(session)
+    summary.customers_created = bulk.insert_missing(
+        session,
+        table="customers",
+        key="customer_code",
+        columns=("customer_code", "import_id"),
+        rows=([code, batch.id] for code in {e[1] for e in entries}),
+    )
+    customer_ids = bulk.fetch_pairs(session, "SELECT customer_code, id FROM customers")
+    known = set(
+        session.exec(select(PointsEntry.natural_key).where(col(PointsEntry.kind) == ledger.OPENING)).all()
+    )
+    version = settings.version()
+    now = datetime.now(UTC)
+    for key, code, points, earned, expires, note in entries:
+        if key in known:
+            summary.unchanged += 1
+            continue
+        ledger.post(
+            session,
+            PointsEntry(
+                natural_key=key,
+                customer_id=customer_ids[code],
+                kind=ledger.OPENING,
+                points=points,
+                effective_on=earned,
+                earned_on=earned if points > 0 else None,
+                expires_on=expires if points > 0 else None,
+                rules_version=version,
+                note=note or f"opening balance from {request.path.name}",
+                created_at=now,
+            ),
+        )
+        summary.inserted += 1
+    return check.finish_batch(session, batch)

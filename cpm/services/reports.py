@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from fractions import Fraction
 
 from sqlmodel import Session, col, select
@@ -11,11 +11,11 @@ from sqlmodel import Session, col, select
 from cpm.config import Settings
 from cpm.errors import NotFound
 from cpm.models import Customer, Order, TierChange
+from cpm.services import tiering
 from cpm.services.cohorts import Cohort, monthly_cohorts
 from cpm.services.customers import (
     AT_RISK,
     LAPSED,
-    REGULAR,
     TIER_ORDER,
     CustomerInfo,
     Rfm,
@@ -205,59 +205,15 @@ def at_risk_rows(rows: list[CustomerRow]) -> list[CustomerRow]:
 # --- tier history ------------------------------------------------------------------------------
 
 
-def latest_tiers(session: Session) -> dict[int, tuple[date, str]]:
-    """Each customer's most recently recorded tier and its date."""
-    rows = session.exec(
-        select(col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.tier)).order_by(
-            col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.id)
-        )
-    ).all()
-    return {int(cid): (day, tier) for cid, day, tier in rows}
-
-
 def record_tier_changes(
     session: Session, rows: list[CustomerRow], *, settings: Settings, options: ReportOptions
 ) -> int:
-    """Store tiers that changed since the last recorded one, dated as-of.
-
-    Only tiers computed over the configured window count (not --all-time or another
-    --window-days), and history is only extended forwards: an as-of earlier than a customer's
-    latest recorded change records nothing for that customer.
-    """
+    """Record the tiers a report computed, if it used the configured window (not --all-time or
+    another --window-days, which are views, not the programme's tiers)."""
     if options.window_days != settings.window_days:
         return 0
-    known = latest_tiers(session)
-    now = datetime.now(UTC)
-    changes = []
-    for row in rows:
-        last_day, last_tier = known.get(row.info.id, (None, REGULAR))
-        if row.tier == last_tier or (last_day is not None and options.as_of <= last_day):
-            continue
-        changes.append(
-            TierChange(
-                customer_id=row.info.id,
-                effective_on=options.as_of,
-                tier=row.tier,
-                previous_tier=last_tier,
-                spend=row.window_revenue,
-                window_days=settings.window_days,
-                rules_version=settings.version(),
-                recorded_at=now,
-            )
-        )
-    session.add_all(changes)
-    session.flush()
-    return len(changes)
-
-
-def tier_history(session: Session, customer_id: int) -> list[TierChange]:
-    return list(
-        session.exec(
-            select(TierChange)
-            .where(TierChange.customer_id == customer_id)
-            .order_by(col(TierChange.effective_on))
-        ).all()
-    )
+    tiers = {row.info.id: (row.tier, row.window_revenue) for row in rows}
+    return tiering.record_tier_changes(session, tiers, settings=settings, as_of=options.as_of)
 
 
 # --- one customer ------------------------------------------------------------------------------
@@ -293,7 +249,7 @@ def customer_card(
     return CustomerCard(
         row=row,
         customer=customer,
-        history=tier_history(session, customer.id),
+        history=tiering.tier_history(session, customer.id),
         last_orders=list(orders),
         first_order=row.rhythm.first_order if row.rhythm else None,
         last_order=row.rhythm.last_order if row.rhythm else None,

@@ -1,0 +1,356 @@
+"""`cpm award`: bring the ledger in line with the orders, exactly once.
+
+One run, in one transaction that holds the write lock from its start:
+1. every counted order not yet awarded earns floor(net × rate × tier multiplier × birthday
+   multiplier), the tier being the one the customer held on the order date (net spend in the
+   window before that day); a customer's first counted order also earns the first-order bonus;
+2. every awarded order whose net amount has changed since gets the difference — a reversal, or a
+   top-up — computed with the factor it first earned at (so later rule changes never rewrite it);
+3. every lot past its expiry date is closed, taking what is left of it (0 if it was spent);
+4. tier changes as of the run's date are recorded.
+Each fact has a natural key, so a second run, or one that overlaps, posts nothing again.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from math import floor
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from cpm.config import Settings
+from cpm.models import Customer, Order, PointsEntry
+from cpm.services import bulk, ledger
+from cpm.services.customers import Window, tier_for, window_spend
+from cpm.services.ledger import EARN, EXPIRE, REVERSE, add_months
+from cpm.services.tiering import record_tier_changes
+
+LEDGER_COLUMNS = (
+    "natural_key",
+    "customer_id",
+    "kind",
+    "points",
+    "effective_on",
+    "order_id",
+    "order_net",
+    "factor",
+    "lot_id",
+    "earned_on",
+    "expires_on",
+    "rules_version",
+    "note",
+    "created_at",
+)
+
+
+@dataclass
+class AwardSummary:
+    as_of: date
+    orders_earned: int = 0
+    points_earned: int = 0
+    bonuses: int = 0
+    bonus_points: int = 0
+    orders_corrected: int = 0
+    points_reversed: int = 0
+    points_topped_up: int = 0
+    lots_expired: int = 0
+    points_expired: int = 0
+    tier_changes: int = 0
+    customers: set[int] = field(default_factory=set)
+
+    @property
+    def customers_touched(self) -> int:
+        return len(self.customers)
+
+
+@dataclass(frozen=True)
+class _OrderRow:
+    id: int
+    order_no: str
+    customer_id: int
+    order_date: date
+    net: int
+    basis_net: int | None  # None: never awarded
+
+
+def _factor_text(value: Fraction) -> str:
+    return format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+
+
+def _points(net: int, factor: Fraction) -> int:
+    """floor(net amount in currency units × factor); net is in cents."""
+    return floor(Fraction(net, 100) * factor)
+
+
+def _earns(order_date: date, net: int, settings: Settings) -> bool:
+    if net <= 0 or net < settings.minimum_order:
+        return False
+    return settings.programme_start is None or order_date >= settings.programme_start
+
+
+_ORDER_POINTS = col(PointsEntry.factor).is_not(None)
+ORDERS = Order.__table__.c  # type: ignore[attr-defined]
+CUSTOMERS = Customer.__table__.c  # type: ignore[attr-defined]  # the rows that carry an order's own points
+
+
+def _orders_to_examine(session: Session, settings: Settings, as_of: date) -> list[_OrderRow]:
+    """Orders never awarded that may earn, and awarded orders whose net amount changed since."""
+    last = (
+        select(col(PointsEntry.order_id).label("order_id"), func.max(PointsEntry.id).label("last_id"))
+        .where(_ORDER_POINTS)
+        .group_by(col(PointsEntry.order_id))
+        .subquery()
+    )
+    basis = (
+        select(last.c.order_id, col(PointsEntry.order_net).label("order_net"))
+        .join(PointsEntry, col(PointsEntry.id) == last.c.last_id)
+        .subquery()
+    )
+    new = and_(
+        basis.c.order_id.is_(None),
+        col(Order.net_amount) > 0,
+        col(Order.net_amount) >= settings.minimum_order,
+    )
+    if settings.programme_start is not None:
+        new = and_(new, col(Order.order_date) >= settings.programme_start)
+    changed = and_(basis.c.order_id.is_not(None), basis.c.order_net != col(Order.net_amount))
+    query = (
+        sa_select(
+            ORDERS.id,
+            ORDERS.order_no,
+            ORDERS.customer_id,
+            ORDERS.order_date,
+            ORDERS.net_amount,
+            basis.c.order_net,
+        )
+        .outerjoin(basis, basis.c.order_id == ORDERS.id)
+        .where(ORDERS.order_date < as_of, or_(new, changed))
+        .order_by(ORDERS.customer_id, ORDERS.order_date, ORDERS.id)
+    )
+    return [_OrderRow(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), r[5]) for r in session.execute(query)]
+
+
+class _Poster:
+    """Collects ledger rows and writes them in bulk (a million orders cannot go one ORM row each)."""
+
+    def __init__(self, session: Session, settings: Settings, summary: AwardSummary) -> None:
+        self.session = session
+        self.settings = settings
+        self.summary = summary
+        self.version = settings.version()
+        self.now = datetime.now(UTC)
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.rows: list[list[Any]] = []
+
+    def add(self, **values: Any) -> None:
+        values.setdefault("rules_version", self.version)
+        values.setdefault("created_at", self.now)
+        self.summary.customers.add(values["customer_id"])
+        self.rows.append([bulk.db_value(values.get(c), sqlite=self.sqlite) for c in LEDGER_COLUMNS])
+
+    def flush(self) -> None:
+        bulk.insert_rows(self.session, table="points_ledger", columns=LEDGER_COLUMNS, rows=self.rows)
+        self.rows = []
+
+
+def _histories(session: Session, customer_ids: Sequence[int]) -> dict[int, tuple[list[date], list[int], int]]:
+    """For each customer: counted order dates (sorted), running net totals, and their first order id."""
+    result: dict[int, tuple[list[date], list[int], int]] = {}
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 500):
+        query = (
+            sa_select(ORDERS.customer_id, ORDERS.order_date, ORDERS.net_amount, ORDERS.id)
+            .where(ORDERS.net_amount > 0, ORDERS.customer_id.in_(ids[start : start + 500]))
+            .order_by(ORDERS.customer_id, ORDERS.order_date, ORDERS.id)
+        )
+        for cid, day, net, order_id in session.execute(query):
+            entry = result.get(cid)
+            if entry is None:
+                entry = result[cid] = ([], [0], int(order_id))
+            entry[0].append(day)
+            entry[1].append(entry[1][-1] + int(net))
+    return result
+
+
+def _spend_before(history: tuple[list[date], list[int], int], day: date, window_days: int) -> int:
+    """Net spend in the window before `day` (the tier held on `day` depends on it)."""
+    dates, totals, _ = history
+    return totals[bisect_left(dates, day)] - totals[bisect_left(dates, day - timedelta(days=window_days))]
+
+
+def _earn_new(session: Session, settings: Settings, orders: list[_OrderRow], poster: _Poster) -> None:
+    customer_ids = [o.customer_id for o in orders]
+    histories = _histories(session, customer_ids)
+    info: dict[int, tuple[str, date | None]] = {}
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 500):
+        query = sa_select(CUSTOMERS.id, CUSTOMERS.customer_code, CUSTOMERS.birthday).where(
+            CUSTOMERS.id.in_(ids[start : start + 500])
+        )
+        info.update({int(cid): (code, birthday) for cid, code, birthday in session.execute(query)})
+    with_bonus = set(
+        session.exec(
+            select(PointsEntry.customer_id).where(
+                col(PointsEntry.kind) == EARN,
+                col(PointsEntry.factor).is_(None),
+                col(PointsEntry.order_id).is_not(None),
+            )
+        ).all()
+    )
+    summary = poster.summary
+    for order in orders:
+        code, birthday = info[order.customer_id]
+        history = histories[order.customer_id]
+        tier = tier_for(_spend_before(history, order.order_date, settings.window_days), settings)
+        factor = settings.points_rate * settings.tier_multiplier(tier)
+        if birthday is not None and birthday.month == order.order_date.month:
+            factor *= settings.birthday_multiplier
+        points = _points(order.net, factor)
+        expires = add_months(order.order_date, settings.expiry_months)
+        if points > 0:
+            poster.add(
+                natural_key=f"earn:{order.order_no}",
+                customer_id=order.customer_id,
+                kind=EARN,
+                points=points,
+                effective_on=order.order_date,
+                order_id=order.id,
+                order_net=order.net,
+                factor=_factor_text(factor),
+                earned_on=order.order_date,
+                expires_on=expires,
+                note=f"order {order.order_no} ({tier})",
+            )
+            summary.orders_earned += 1
+            summary.points_earned += points
+        bonus = settings.first_order_bonus
+        if bonus and order.id == history[2] and order.customer_id not in with_bonus:
+            poster.add(
+                natural_key=f"first-order-bonus:{code}",
+                customer_id=order.customer_id,
+                kind=EARN,
+                points=bonus,
+                effective_on=order.order_date,
+                order_id=order.id,
+                earned_on=order.order_date,
+                expires_on=expires,
+                note=f"first-order bonus, order {order.order_no}",
+            )
+            with_bonus.add(order.customer_id)
+            summary.bonuses += 1
+            summary.bonus_points += bonus
+
+
+def _correct(
+    session: Session, settings: Settings, orders: list[_OrderRow], poster: _Poster, *, as_of: date
+) -> None:
+    summary = poster.summary
+    ids = [o.id for o in orders]
+    sums: dict[int, tuple[int, int, str]] = {}
+    bonus_rows: dict[int, list[PointsEntry]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for entry in session.exec(
+            select(PointsEntry).where(col(PointsEntry.order_id).in_(chunk)).order_by(col(PointsEntry.id))
+        ):
+            assert entry.order_id is not None
+            if entry.factor is None:
+                bonus_rows.setdefault(entry.order_id, []).append(entry)
+                continue
+            total, count, _ = sums.get(entry.order_id, (0, 0, entry.factor))
+            sums[entry.order_id] = (total + entry.points, count + 1, entry.factor)
+    for order in orders:
+        posted, count, factor_text = sums[order.id]
+        factor = Fraction(Decimal(factor_text))
+        target = _points(order.net, factor) if _earns(order.order_date, order.net, settings) else 0
+        difference = target - posted
+        if difference:
+            kind = EARN if difference > 0 else REVERSE
+            poster.add(
+                natural_key=f"order:{order.order_no}:{count + 1}",
+                customer_id=order.customer_id,
+                kind=kind,
+                points=difference,
+                effective_on=as_of,
+                order_id=order.id,
+                order_net=order.net,
+                factor=factor_text,
+                earned_on=order.order_date if difference > 0 else None,
+                expires_on=add_months(order.order_date, settings.expiry_months) if difference > 0 else None,
+                note=f"{order.order_no}: net {(order.basis_net or 0) / 100:.2f} → {order.net / 100:.2f}",
+            )
+            summary.orders_corrected += 1
+            if difference > 0:
+                summary.points_topped_up += difference
+            else:
+                summary.points_reversed += -difference
+        bonus = bonus_rows.get(order.id, [])
+        if target == 0 and len(bonus) == 1:
+            granted = bonus[0]
+            poster.add(
+                natural_key=f"{granted.natural_key}:reversed",
+                customer_id=order.customer_id,
+                kind=REVERSE,
+                points=-granted.points,
+                effective_on=as_of,
+                order_id=order.id,
+                note=f"first-order bonus taken back: order {order.order_no} no longer counts",
+            )
+            summary.points_reversed += granted.points
+
+
+def _expire(session: Session, poster: _Poster, *, as_of: date) -> None:
+    closed = select(PointsEntry.lot_id).where(col(PointsEntry.lot_id).is_not(None))
+    due_customers = session.exec(
+        select(PointsEntry.customer_id)
+        .where(
+            col(PointsEntry.points) > 0,
+            col(PointsEntry.expires_on) <= as_of,
+            col(PointsEntry.id).not_in(closed),
+        )
+        .distinct()
+    ).all()
+    summary = poster.summary
+    for cid, account in ledger.accounts(session, [int(c) for c in due_customers]).items():
+        for lot in account.due_to_expire(as_of):
+            assert lot.expires_on is not None
+            poster.add(
+                natural_key=f"expire:{lot.id}",
+                customer_id=cid,
+                kind=EXPIRE,
+                points=-lot.remaining,
+                effective_on=lot.expires_on,
+                lot_id=lot.id,
+                note=f"lot of {lot.size:,} earned {lot.earned_on} expired"
+                + ("" if lot.remaining else " (fully used)"),
+            )
+            summary.lots_expired += 1 if lot.remaining else 0
+            summary.points_expired += lot.remaining
+
+
+def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
+    """Post what the orders and the calendar call for as of `as_of`; nothing that is posted already."""
+    summary = AwardSummary(as_of=as_of)
+    poster = _Poster(session, settings, summary)
+    orders = _orders_to_examine(session, settings, as_of)
+    new = [o for o in orders if o.basis_net is None]
+    changed = [o for o in orders if o.basis_net is not None]
+    if new:
+        _earn_new(session, settings, new, poster)
+    if changed:
+        _correct(session, settings, changed, poster, as_of=as_of)
+    poster.flush()  # expiry must see the lots just earned (old orders can be past their date)
+    _expire(session, poster, as_of=as_of)
+    poster.flush()
+    current = window_spend(session, Window.trailing(as_of, settings.window_days))
+    tiers = {cid: (tier_for(s.revenue, settings), s.revenue) for cid, s in current.items()}
+    summary.tier_changes = record_tier_changes(session, tiers, settings=settings, as_of=as_of)
+    return summary

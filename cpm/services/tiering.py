@@ -1,0 +1,65 @@
+"""Tier history: a customer's tier is recorded each time it is seen to change."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlmodel import Session, col, select
+
+from cpm.config import Settings
+from cpm.models import TierChange
+from cpm.services.customers import REGULAR
+
+
+def latest_tiers(session: Session) -> dict[int, tuple[date, str]]:
+    """Each customer's most recently recorded tier and its date."""
+    rows = session.exec(
+        select(col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.tier)).order_by(
+            col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.id)
+        )
+    ).all()
+    return {int(cid): (day, tier) for cid, day, tier in rows}
+
+
+def record_tier_changes(
+    session: Session, tiers: dict[int, tuple[str, int]], *, settings: Settings, as_of: date
+) -> int:
+    """Store, dated `as_of`, every tier in `tiers` (customer → (tier, spend)) that differs from the
+    customer's latest recorded one; customers missing from `tiers` are Regular with no spend.
+
+    History only moves forwards: an as-of on or before a customer's latest change records nothing.
+    """
+    known = latest_tiers(session)
+    now = datetime.now(UTC)
+    version = settings.version()
+    changes = []
+    for cid in set(tiers) | set(known):
+        tier, spend = tiers.get(cid, (REGULAR, 0))
+        last_day, last_tier = known.get(cid, (None, REGULAR))
+        if tier == last_tier or (last_day is not None and as_of <= last_day):
+            continue
+        changes.append(
+            TierChange(
+                customer_id=cid,
+                effective_on=as_of,
+                tier=tier,
+                previous_tier=last_tier,
+                spend=spend,
+                window_days=settings.window_days,
+                rules_version=version,
+                recorded_at=now,
+            )
+        )
+    session.add_all(changes)
+    session.flush()
+    return len(changes)
+
+
+def tier_history(session: Session, customer_id: int) -> list[TierChange]:
+    return list(
+        session.exec(
+            select(TierChange)
+            .where(TierChange.customer_id == customer_id)
+            .order_by(col(TierChange.effective_on), col(TierChange.id))
+        ).all()
+    )
