@@ -7,11 +7,13 @@ import json
 import sys
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cpm.cli import render, report_data, report_render
+from cpm.cli.report_workbook import write_meeting_workbook
 from cpm.cli.state import State
 from cpm.db import session_scope
 from cpm.services import reports
@@ -117,6 +119,12 @@ def report(
         str | None, typer.Option("--since", help="First cohort month (YYYY-MM-DD) [default: first order].")
     ] = None,
     output: FormatOpt = Format.table,
+    xlsx: Annotated[
+        Path | None, typer.Option("--xlsx", metavar="FILE", help="Also write the meeting workbook to FILE.")
+    ] = None,
+    mask_pii: Annotated[
+        bool, typer.Option("--mask-pii", help="Mask phones and e-mails in the workbook.")
+    ] = False,
 ) -> None:
     """The numbers that matter: KPIs, ABC classes, RFM, tiers, cohorts, trend and at-risk customers.
 
@@ -135,6 +143,15 @@ def report(
         since=since,
     )
     with session_scope(state.db, write=True) as session:
+        if xlsx is not None:
+            pack = reports.meeting_pack(session, settings, options)
+            write_meeting_workbook(xlsx, pack, settings, mask_pii=mask_pii)
+            if not state.quiet:
+                render.message(f"Wrote {xlsx}")
+            if part is None and output is Format.table:
+                if not state.quiet:
+                    report_render.overview(pack.overview, settings)
+                return
         if part is None:
             view = reports.overview(session, settings, options)
             if output is Format.json:

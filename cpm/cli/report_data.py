@@ -163,6 +163,7 @@ def overview_data(view: Overview, settings: Settings) -> dict[str, Any]:
         "customers": view.customers,
         "at_risk_customers": view.at_risk,
         "lapsed_customers": view.lapsed,
+        "points_expiring_30_days": view.expiring_points,
     }
 
 

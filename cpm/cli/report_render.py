@@ -140,7 +140,7 @@ def overview(view: Overview, settings: Settings) -> None:
         out.print(customer_table(f"Top {len(view.top)} customers", view.top, settings))
     out.print(
         f"{view.customers:,} customers; at risk: {view.at_risk:,} (see `cpm report at-risk`); "
-        f"lapsed: {view.lapsed:,}"
+        f"lapsed: {view.lapsed:,}; points expiring within 30 days: {view.expiring_points:,}"
     )
 
 

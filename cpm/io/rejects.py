@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from cpm.errors import CpmError
+from cpm.io.files import atomic_output
 
 
 def rejects_path(source: Path) -> Path:
@@ -31,20 +29,11 @@ def _cell(value: Any) -> str:
 
 def write_rejects(path: Path, header: Sequence[Any], rows: Iterable[tuple[int, str, Sequence[Any]]]) -> None:
     """Write (row number, reason, original cells) as UTF-8 CSV with a BOM, so Excel shows Chinese."""
-    try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise CpmError(
-            f"cannot write the rejects file {path}: {exc.strerror}",
-            hint="Make the input file's folder writable, or copy the file somewhere you can write.",
-        ) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["row", "problem", *(_cell(h) for h in header)])
-            for number, reason, cells in rows:
-                writer.writerow([number, reason, *(_cell(c) for c in cells)])
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_output(path, what="rejects file") as temp,
+        temp.open("w", encoding="utf-8-sig", newline="") as handle,
+    ):
+        writer = csv.writer(handle)
+        writer.writerow(["row", "problem", *(_cell(h) for h in header)])
+        for number, reason, cells in rows:
+            writer.writerow([number, reason, *(_cell(c) for c in cells)])

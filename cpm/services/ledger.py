@@ -13,8 +13,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cpm.config import Settings
@@ -71,7 +73,7 @@ class Account:
         ]
         return sorted(due, key=lambda lot: (lot.expires_on or date.max, lot.id))
 
-    def apply(self, entry: PointsEntry) -> None:
+    def apply(self, entry: PointsEntry | LedgerRow) -> None:
         assert entry.id is not None
         self.balance += entry.points
         if entry.kind == EXPIRE:
@@ -100,7 +102,32 @@ class Account:
         self.debt += need
 
 
-def replay(entries: Iterable[PointsEntry]) -> Account:
+class LedgerRow(NamedTuple):
+    """The columns of a ledger row that the replay needs (cheaper than an ORM object)."""
+
+    id: int
+    customer_id: int
+    kind: str
+    points: int
+    effective_on: date
+    lot_id: int | None
+    earned_on: date | None
+    expires_on: date | None
+
+
+_COLUMNS = (
+    col(PointsEntry.id),
+    col(PointsEntry.customer_id),
+    col(PointsEntry.kind),
+    col(PointsEntry.points),
+    col(PointsEntry.effective_on),
+    col(PointsEntry.lot_id),
+    col(PointsEntry.earned_on),
+    col(PointsEntry.expires_on),
+)
+
+
+def replay(entries: Iterable[PointsEntry | LedgerRow]) -> Account:
     account = Account()
     for entry in sorted(entries, key=lambda e: e.id or 0):
         account.apply(entry)
@@ -109,18 +136,23 @@ def replay(entries: Iterable[PointsEntry]) -> Account:
 
 def accounts(session: Session, customer_ids: Iterable[int] | None = None) -> dict[int, Account]:
     """Replayed accounts of the given customers (all customers with ledger rows when None)."""
-    query = select(PointsEntry).order_by(col(PointsEntry.customer_id), col(PointsEntry.id))
-    if customer_ids is not None:
+    query = sa_select(*_COLUMNS).order_by(col(PointsEntry.customer_id), col(PointsEntry.id))
+    result: dict[int, Account] = {}
+    if customer_ids is None:
+        batches = [query.execution_options(yield_per=50_000)]
+    else:
         wanted = sorted(set(customer_ids))
-        result: dict[int, Account] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            for entry in session.exec(query.where(col(PointsEntry.customer_id).in_(chunk))):
-                result.setdefault(entry.customer_id, Account()).apply(entry)
-        return result
-    result = {}
-    for entry in session.exec(query.execution_options(yield_per=20_000)):
-        result.setdefault(entry.customer_id, Account()).apply(entry)
+        batches = [
+            query.where(col(PointsEntry.customer_id).in_(wanted[start : start + 500]))
+            for start in range(0, len(wanted), 500)
+        ]
+    for batch in batches:
+        for values in session.execute(batch):
+            row = LedgerRow(*values)
+            account = result.get(row.customer_id)
+            if account is None:
+                account = result[row.customer_id] = Account()
+            account.apply(row)
     return result
 
 
@@ -271,10 +303,12 @@ class ExpiringLot:
     points: int
 
 
-def expiring(session: Session, *, on: date, until: date) -> list[ExpiringLot]:
+def expiring(
+    session: Session, *, on: date, until: date, replayed: dict[int, Account] | None = None
+) -> list[ExpiringLot]:
     """Points in live lots that expire on or after `on` and before `until`."""
     result = []
-    for cid, account in accounts(session).items():
+    for cid, account in (replayed if replayed is not None else accounts(session)).items():
         for lot in account.lots.values():
             if (
                 lot.remaining > 0

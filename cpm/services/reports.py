@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from fractions import Fraction
 
 from sqlmodel import Session, col, select
@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from cpm.config import Settings
 from cpm.errors import NotFound
 from cpm.models import Customer, Order, TierChange
-from cpm.services import tiering
+from cpm.services import ledger, tiering
 from cpm.services.cohorts import Cohort, monthly_cohorts
 from cpm.services.customers import (
     AT_RISK,
@@ -31,6 +31,8 @@ from cpm.services.customers import (
 )
 from cpm.services.kpis import Kpis, period_kpis
 from cpm.services.periods import Period, periods_ending, reported_period
+
+EXPIRING_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,8 @@ class Overview:
     customers: int
     at_risk: int
     lapsed: int
+    expiring_points: int = 0  # in lots that expire within 30 days of as-of
     tier_changes_recorded: int = 0
-    extras: dict[str, object] = field(default_factory=dict)
 
 
 def customer_rows(session: Session, settings: Settings, options: ReportOptions) -> list[CustomerRow]:
@@ -139,12 +141,24 @@ def top_customers(rows: list[CustomerRow], count: int) -> list[CustomerRow]:
     return ranked[:count]
 
 
-def overview(session: Session, settings: Settings, options: ReportOptions) -> Overview:
-    """The default report: KPIs with change, ABC and tier shares, top customers, churn counts."""
+def overview(
+    session: Session,
+    settings: Settings,
+    options: ReportOptions,
+    *,
+    rows: list[CustomerRow] | None = None,
+    points: dict[int, ledger.Account] | None = None,
+) -> Overview:
+    """The default report: KPIs with change, ABC and tier shares, top customers, churn counts,
+    and the points about to expire."""
     period = options.reported()
     previous, current = period_kpis(session, [period.previous(), period])
-    rows = customer_rows(session, settings, options)
+    if rows is None:
+        rows = customer_rows(session, settings, options)
     recorded = record_tier_changes(session, rows, settings=settings, options=options)
+    soon = ledger.expiring(
+        session, on=options.as_of, until=options.as_of + timedelta(days=EXPIRING_DAYS), replayed=points
+    )
     return Overview(
         as_of=options.as_of,
         period=period,
@@ -157,6 +171,7 @@ def overview(session: Session, settings: Settings, options: ReportOptions) -> Ov
         customers=len(rows),
         at_risk=sum(1 for r in rows if r.status == AT_RISK),
         lapsed=sum(1 for r in rows if r.status == LAPSED),
+        expiring_points=sum(lot.points for lot in soon),
         tier_changes_recorded=recorded,
     )
 
@@ -167,6 +182,15 @@ def segments(
     """ABC, tier and RFM-segment shares over the window."""
     rows = customer_rows(session, settings, options)
     record_tier_changes(session, rows, settings=settings, options=options)
+    return (
+        _shares(rows, ("A", "B", "C"), "abc"),
+        _shares(rows, TIER_ORDER[::-1], "tier"),
+        rfm_shares(rows, settings),
+    )
+
+
+def rfm_shares(rows: list[CustomerRow], settings: Settings) -> list[GroupShare]:
+    """Customers and revenue by RFM segment, in the order of the segment table."""
     names = tuple(dict.fromkeys(s.name for s in settings.rfm_segments))
     with_rfm = [r for r in rows if r.rfm is not None]
     total = sum(r.window_revenue for r in with_rfm)
@@ -175,7 +199,7 @@ def segments(
         members = [r for r in with_rfm if r.rfm is not None and r.rfm.segment == name]
         revenue = sum(r.window_revenue for r in members)
         rfm.append(GroupShare(name, len(members), revenue, Fraction(revenue, total) if total else None))
-    return _shares(rows, ("A", "B", "C"), "abc"), _shares(rows, TIER_ORDER[::-1], "tier"), rfm
+    return rfm
 
 
 def trend(session: Session, options: ReportOptions) -> list[Kpis]:
@@ -253,4 +277,31 @@ def customer_card(
         last_orders=list(orders),
         first_order=row.rhythm.first_order if row.rhythm else None,
         last_order=row.rhythm.last_order if row.rhythm else None,
+    )
+
+
+@dataclass
+class MeetingPack:
+    """Everything the workbook shows, computed once."""
+
+    overview: Overview
+    rows: list[CustomerRow]
+    at_risk: list[CustomerRow]
+    rfm: list[GroupShare]
+    trend: list[Kpis]
+    cohorts: list[Cohort]
+    points: dict[int, ledger.Account]
+
+
+def meeting_pack(session: Session, settings: Settings, options: ReportOptions) -> MeetingPack:
+    rows = customer_rows(session, settings, options)
+    points = ledger.accounts(session)
+    return MeetingPack(
+        overview=overview(session, settings, options, rows=rows, points=points),
+        rows=rows,
+        at_risk=at_risk_rows(rows),
+        rfm=rfm_shares(rows, settings),
+        trend=trend(session, options),
+        cohorts=cohorts(session, options),
+        points=points,
     )

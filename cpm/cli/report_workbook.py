@@ -1,0 +1,398 @@
+"""`cpm report --xlsx FILE`: the meeting workbook, built from the same numbers as the JSON report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cpm.cli.report_data import KPI_LABELS, MONEY_KPIS, customer_data, kpi_change, kpi_data, ratio
+from cpm.config import Settings
+from cpm.io.workbook import (
+    DATE,
+    DECIMAL,
+    INTEGER,
+    MONEY,
+    RATIO,
+    Card,
+    Chart,
+    Column,
+    Formats,
+    Sheet,
+    write_workbook,
+)
+from cpm.services.customers import TIER_NAMES
+from cpm.services.reports import EXPIRING_DAYS, CustomerRow, GroupShare, MeetingPack
+
+CURRENCY_FORMATS = {
+    "CNY": '"¥"#,##0.00',
+    "RMB": '"¥"#,##0.00',
+    "USD": '"$"#,##0.00',
+    "EUR": '"€"#,##0.00',
+    "GBP": '"£"#,##0.00',
+    "HKD": '"HK$"#,##0.00',
+    "JPY": '"¥"#,##0',
+}
+COUNT_KPIS = {"orders", "active_customers", "new_customers"}
+LOWER_IS_BETTER = {"churn_rate"}
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: the first three and last four digits stay."""
+    if not phone:
+        return phone
+    if len(phone) >= 8:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    return "*" * max(len(phone) - 2, 0) + phone[-2:]
+
+
+def mask_email(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return email
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}"
+
+
+def _money(text: str | None) -> float | None:
+    """A JSON money string as the number a workbook cell holds (currency units)."""
+    return None if text is None else float(Decimal(text))
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _kpi_value(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if key in MONEY_KPIS:
+        return _money(value)
+    return value
+
+
+def _kpi_kind(key: str) -> str:
+    if key in MONEY_KPIS:
+        return MONEY
+    if key in COUNT_KPIS:
+        return INTEGER
+    return DECIMAL if key == "purchase_frequency" else RATIO
+
+
+def _summary(pack: MeetingPack, settings: Settings) -> Sheet:
+    view = pack.overview
+    now, before, change = (
+        kpi_data(view.current),
+        kpi_data(view.previous),
+        kpi_change(view.current, view.previous),
+    )
+    cards = [
+        Card(
+            label,
+            _kpi_value(key, now[key]),
+            _kpi_kind(key),
+            _kpi_value(key, before[key]),
+            _kpi_value(key, change[key]),
+            higher_is_better=key not in LOWER_IS_BETTER,
+        )
+        for key, label in KPI_LABELS.items()
+    ]
+    notes = (
+        f"{view.customers:,} customers · at risk {view.at_risk:,} · lapsed {view.lapsed:,} · "
+        f"points expiring within {EXPIRING_DAYS} days: {view.expiring_points:,}",
+        "ABC: "
+        + ", ".join(f"{g.key} {g.customers:,}" for g in view.abc)
+        + " · tiers: "
+        + ", ".join(f"{TIER_NAMES[g.key]} {g.customers:,}" for g in view.tiers),
+    )
+    return Sheet(
+        name="Summary",
+        title=f"Customer report — {view.period.kind} {view.period.label} (vs {view.previous.period.label})",
+        subtitle=f"As of {view.as_of} · segments over {view.window.label} · currency {settings.currency}",
+        notes=notes,
+        cards=cards,
+        columns=[
+            Column("top customers", width=14),
+            Column("name", width=18),
+            Column("tier", width=10),
+            Column("ABC", width=6),
+            Column("spend", MONEY),
+            Column("orders", INTEGER),
+            Column("last order", DATE),
+        ],
+        rows=[
+            (
+                r.info.code,
+                r.info.name,
+                TIER_NAMES[r.tier],
+                r.abc,
+                r.window_revenue / 100,
+                r.window_orders,
+                r.rhythm.last_order if r.rhythm else None,
+            )
+            for r in view.top
+        ],
+        freeze=False,
+        filters=False,
+    )
+
+
+def _trend(pack: MeetingPack) -> Sheet:
+    rows = []
+    for k in pack.trend:
+        data = kpi_data(k)
+        rows.append(
+            (
+                k.period.label,
+                _money(data["revenue"]),
+                k.orders,
+                _money(data["aov"]),
+                k.active_customers,
+                k.new_customers,
+                data["retention_rate"],
+            )
+        )
+    return Sheet(
+        name="Trend",
+        title="Trend",
+        columns=[
+            Column("period", width=10),
+            Column("revenue", MONEY),
+            Column("orders", INTEGER),
+            Column("AOV", MONEY),
+            Column("active customers", INTEGER),
+            Column("new customers", INTEGER),
+            Column("retention", RATIO),
+        ],
+        rows=rows,
+        charts=[
+            Chart(
+                "line",
+                "Revenue and active customers",
+                category=0,
+                series=(1,),
+                secondary=(4,),
+                anchor="I2",
+                y_title="revenue",
+            )
+        ],
+    )
+
+
+def _share_rows(kind: str, groups: list[GroupShare], label: Any = None) -> list[tuple[Any, ...]]:
+    return [
+        (kind, label(g.key) if label else g.key, g.customers, g.revenue / 100, ratio(g.share)) for g in groups
+    ]
+
+
+def _segments(pack: MeetingPack) -> Sheet:
+    view = pack.overview
+    rows = (
+        _share_rows("ABC class", view.abc)
+        + _share_rows("tier", view.tiers, lambda key: TIER_NAMES[key])
+        + _share_rows("RFM segment", pack.rfm)
+    )
+    abc_end = len(view.abc) - 1
+    tier_end = abc_end + len(view.tiers)
+    return Sheet(
+        name="Segments",
+        title=f"Segments over {view.window.label}",
+        columns=[
+            Column("group", width=12),
+            Column("segment", width=20),
+            Column("customers", INTEGER),
+            Column("revenue", MONEY),
+            Column("revenue share", RATIO),
+        ],
+        rows=rows,
+        charts=[
+            Chart(
+                "bar", "Revenue share by ABC class", category=1, series=(4,), anchor="H2", rows=(0, abc_end)
+            ),
+            Chart(
+                "bar",
+                "Revenue share by tier",
+                category=1,
+                series=(4,),
+                anchor="H19",
+                rows=(abc_end + 1, tier_end),
+            ),
+        ],
+    )
+
+
+CUSTOMER_COLUMNS = [
+    Column("code", width=12),
+    Column("name", width=14),
+    Column("city", width=10),
+    Column("sales rep", width=10),
+    Column("phone", width=14),
+    Column("email", width=22),
+    Column("tier", width=9),
+    Column("ABC", width=6),
+    Column("R", INTEGER, 5),
+    Column("F", INTEGER, 5),
+    Column("M", INTEGER, 5),
+    Column("segment", width=18),
+    Column("spend in window", MONEY),
+    Column("orders in window", INTEGER),
+    Column("first order", DATE),
+    Column("last order", DATE),
+    Column("lifetime spend", MONEY),
+    Column("points", INTEGER),
+    Column("status", width=9),
+    Column("at risk", width=8),
+]
+
+
+def _customer_row(row: CustomerRow, points: int, *, mask_pii: bool) -> tuple[Any, ...]:
+    data = customer_data(row)
+    phone, email = row.info.phone, row.info.email
+    if mask_pii:
+        phone, email = mask_phone(phone), mask_email(email)
+    return (
+        data["code"],
+        data["name"],
+        data["city"],
+        data["sales_rep"],
+        phone,
+        email,
+        TIER_NAMES[row.tier],
+        data["abc"],
+        data["r"],
+        data["f"],
+        data["m"],
+        data["segment"],
+        _money(data["window_revenue"]),
+        data["window_orders"],
+        _day(data["first_order"]),
+        _day(data["last_order"]),
+        _money(data["lifetime_revenue"]),
+        points,
+        (data["status"] or "no orders").replace("_", " "),
+        "yes" if data["status"] == "at_risk" else "",
+    )
+
+
+def _customers(pack: MeetingPack, *, mask_pii: bool) -> Sheet:
+    points = {cid: account.balance for cid, account in pack.points.items()}
+    return Sheet(
+        name="Customers",
+        columns=CUSTOMER_COLUMNS,
+        rows=(_customer_row(r, points.get(r.info.id, 0), mask_pii=mask_pii) for r in pack.rows),
+    )
+
+
+def _at_risk(pack: MeetingPack, *, mask_pii: bool) -> Sheet:
+    rows = []
+    for r in pack.at_risk:
+        rhythm = r.rhythm
+        assert rhythm is not None
+        phone = mask_phone(r.info.phone) if mask_pii else r.info.phone
+        rows.append(
+            (
+                r.info.code,
+                r.info.name,
+                phone,
+                TIER_NAMES[r.tier],
+                r.abc,
+                r.window_revenue / 100,
+                rhythm.last_order,
+                rhythm.days_since_last,
+                float(rhythm.median_gap) if rhythm.median_gap is not None else None,
+                r.info.sales_rep,
+            )
+        )
+    return Sheet(
+        name="At risk",
+        title=f"{len(rows):,} customers at risk as of {pack.overview.as_of}",
+        subtitle="Silent for longer than their own rhythm allows (README, At risk); top spenders first.",
+        columns=[
+            Column("code", width=12),
+            Column("name", width=14),
+            Column("phone", width=14),
+            Column("tier", width=9),
+            Column("ABC", width=6),
+            Column("spend in window", MONEY),
+            Column("last order", DATE),
+            Column("days silent", INTEGER),
+            Column("usual gap (days)", DECIMAL),
+            Column("sales rep", width=10),
+        ],
+        rows=rows,
+    )
+
+
+def _points(pack: MeetingPack) -> Sheet:
+    as_of = pack.overview.as_of
+    soon = as_of + timedelta(days=EXPIRING_DAYS)
+    by_id = {r.info.id: r for r in pack.rows}
+    rows = []
+    for cid, account in sorted(
+        pack.points.items(), key=lambda item: by_id[item[0]].info.code if item[0] in by_id else ""
+    ):
+        row = by_id.get(cid)
+        if row is None:
+            continue
+        live = [lot for lot in account.lots.values() if lot.remaining > 0 and lot.alive_on(as_of)]
+        expiring = sum(lot.remaining for lot in live if lot.expires_on is not None and lot.expires_on < soon)
+        next_expiry = min((lot.expires_on for lot in live if lot.expires_on is not None), default=None)
+        rows.append(
+            (
+                row.info.code,
+                row.info.name,
+                TIER_NAMES[row.tier],
+                account.balance,
+                account.available(as_of),
+                expiring,
+                next_expiry,
+            )
+        )
+    return Sheet(
+        name="Points",
+        title=f"Points as of {as_of}",
+        subtitle="Balance = sum of the ledger; available = unexpired lots less debt.",
+        columns=[
+            Column("code", width=12),
+            Column("name", width=14),
+            Column("tier", width=9),
+            Column("balance", INTEGER),
+            Column("available", INTEGER),
+            Column(f"expiring within {EXPIRING_DAYS} days", INTEGER),
+            Column("next expiry", DATE),
+        ],
+        rows=rows,
+    )
+
+
+def _cohorts(pack: MeetingPack) -> Sheet:
+    width = max((len(c.active) for c in pack.cohorts), default=1)
+    rows = [
+        (c.label, c.size, *(ratio(s) for s in c.shares), *([None] * (width - len(c.active))))
+        for c in pack.cohorts
+    ]
+    return Sheet(
+        name="Cohorts",
+        title="Monthly cohorts: share of each cohort buying k months after its first order",
+        columns=[
+            Column("cohort", width=10),
+            Column("customers", INTEGER),
+            *(Column(f"m{k}", RATIO, 7) for k in range(width)),
+        ],
+        rows=rows,
+        color_scale_columns=(2, width + 1),
+    )
+
+
+def write_meeting_workbook(path: Path, pack: MeetingPack, settings: Settings, *, mask_pii: bool) -> None:
+    formats = Formats(money=CURRENCY_FORMATS.get(settings.currency, f'#,##0.00 "{settings.currency}"'))
+    sheets = [
+        _summary(pack, settings),
+        _trend(pack),
+        _segments(pack),
+        _customers(pack, mask_pii=mask_pii),
+        _at_risk(pack, mask_pii=mask_pii),
+        _points(pack),
+        _cohorts(pack),
+    ]
+    write_workbook(path, sheets, formats=formats)
