@@ -172,7 +172,6 @@ def _trend(pack: MeetingPack) -> Sheet:
                 category=0,
                 series=(1,),
                 secondary=(4,),
-                anchor="I2",
                 y_title="revenue",
             )
         ],
@@ -206,15 +205,12 @@ def _segments(pack: MeetingPack) -> Sheet:
         ],
         rows=rows,
         charts=[
-            Chart(
-                "bar", "Revenue share by ABC class", category=1, series=(4,), anchor="H2", rows=(0, abc_end)
-            ),
+            Chart("bar", "Revenue share by ABC class", category=1, series=(4,), rows=(0, abc_end)),
             Chart(
                 "bar",
                 "Revenue share by tier",
                 category=1,
                 series=(4,),
-                anchor="H19",
                 rows=(abc_end + 1, tier_end),
             ),
         ],

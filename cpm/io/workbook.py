@@ -34,6 +34,7 @@ CARD_VALUE_FONT = Font(bold=True, size=14)
 UP_FONT = Font(bold=True, color="007A33")
 DOWN_FONT = Font(bold=True, color="C00000")
 CARD_FILL = PatternFill("solid", fgColor="F2F2F2")
+CHART_ROWS = 18  # rows a chart of 8 cm takes, plus a gap
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,6 @@ class Chart:
     title: str
     category: int
     series: tuple[int, ...]
-    anchor: str
     y_title: str | None = None
     secondary: tuple[int, ...] = ()  # series drawn as a line on a second axis (line charts)
     rows: tuple[int, int] | None = None  # 0-based first and last data row to chart [default: all]
@@ -140,6 +140,19 @@ def _write_sheet(wb: Workbook, spec: Sheet, formats: Formats) -> None:
     if spec.cards:
         for letter in "ABCD":
             ws.column_dimensions[letter].width = 26 if letter == "A" else 18
+    preamble = sum(1 for text in (spec.title, spec.subtitle) if text) + len(spec.notes)
+    preamble += 1 if preamble else 0
+    preamble += len(spec.cards) + 2 if spec.cards else 0
+    header_row = preamble + 1
+    # Printed (or turned into PDF) every sheet fits the page width, so no column ends up alone.
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    # A summary, or a short table with charts, prints on one page; long tables run on.
+    ws.page_setup.fitToHeight = 1 if spec.cards or spec.charts else 0
+    if spec.freeze and spec.columns:
+        # Write-only sheets write their view before the first row: the pane must be set now.
+        ws.freeze_panes = f"A{header_row + 1}"
     row_number = 0
 
     def emit(cells: list[Any]) -> None:
@@ -178,7 +191,7 @@ def _write_sheet(wb: Workbook, spec: Sheet, formats: Formats) -> None:
         emit([])
     if not spec.columns:
         return
-    header_row = row_number + 1
+    assert row_number + 1 == header_row
     emit(
         [
             _cell(
@@ -199,8 +212,6 @@ def _write_sheet(wb: Workbook, spec: Sheet, formats: Formats) -> None:
         emit([_cell(ws, value, kind, formats) for value, kind in zip(values, kinds, strict=True)])
     last_data = row_number
     last_column = get_column_letter(len(spec.columns))
-    if spec.freeze:
-        ws.freeze_panes = f"A{header_row + 1}"
     if spec.filters and last_data >= first_data:
         ws.auto_filter.ref = f"A{header_row}:{last_column}{last_data}"
     if spec.color_scale_columns and last_data >= first_data:
@@ -221,8 +232,18 @@ def _write_sheet(wb: Workbook, spec: Sheet, formats: Formats) -> None:
         )
     if last_data < first_data:
         return
+    # Charts go under the table, one below the other, so they print with it.
+    anchor_row = last_data + 3
     for chart_spec in spec.charts:
-        ws.add_chart(_chart(ws, chart_spec, header_row, first_data, last_data), chart_spec.anchor)
+        ws.add_chart(_chart(ws, chart_spec, header_row, first_data, last_data), f"A{anchor_row}")
+        anchor_row += CHART_ROWS
+
+
+def _straight_lines(chart: Any) -> None:
+    """openpyxl smooths line series by default, which draws months that never happened."""
+    if isinstance(chart, LineChart):
+        for series in chart.series:
+            series.smooth = False
 
 
 def _chart(ws: Any, spec: Chart, header_row: int, first: int, last: int) -> Any:
@@ -244,6 +265,9 @@ def _chart(ws: Any, spec: Chart, header_row: int, first: int, last: int) -> Any:
     for column in spec.series:
         data = Reference(ws, min_col=column + 1, min_row=header_row if titles else first, max_row=last)
         chart.add_data(data, titles_from_data=titles)
+    _straight_lines(chart)
+    if not titles and len(spec.series) == 1:
+        chart.legend = None  # one unnamed series: a legend would only say "Column E"
     chart.set_categories(categories)
     if spec.y_title and hasattr(chart, "y_axis"):
         chart.y_axis.title = spec.y_title
@@ -255,6 +279,7 @@ def _chart(ws: Any, spec: Chart, header_row: int, first: int, last: int) -> Any:
             )
         extra.y_axis.axId = 200
         extra.y_axis.crosses = "max"
+        _straight_lines(extra)
         chart += extra
     return chart
 
