@@ -27,7 +27,9 @@ demo: $(INSTALLED)
 	@echo "--- the same file again changes nothing:"
 	$(BIN)/cpm --db $(DEMO_DB) import orders sample_data/orders.xlsx
 	$(BIN)/cpm --db $(DEMO_DB) imports
-	$(BIN)/cpm --db $(DEMO_DB) report --as-of $(DEMO_AS_OF)
+	$(BIN)/cpm --db $(DEMO_DB) award --as-of $(DEMO_AS_OF)
+	$(BIN)/cpm --db $(DEMO_DB) points balance | head -n 15
+	$(BIN)/cpm --db $(DEMO_DB) report --as-of $(DEMO_AS_OF) --xlsx demo-report.xlsx
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
