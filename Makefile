@@ -40,7 +40,8 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: $(INSTALLED)
-	$(BIN)/python benchmarks/bench_import.py $(if $(QUICK),--quick,)
+	$(BIN)/python -m pip install --quiet pandas
+	$(BIN)/python benchmarks/bench.py $(if $(QUICK),--quick --repeat 1,)
 
 fmt: $(INSTALLED)
 	$(BIN)/ruff format .
