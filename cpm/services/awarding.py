@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from math import floor
 from typing import Any
 
 from sqlalchemy import and_, func, or_
@@ -86,8 +85,8 @@ def _factor_text(value: Fraction) -> str:
 
 
 def _points(net: int, factor: Fraction) -> int:
-    """floor(net amount in currency units × factor); net is in cents."""
-    return floor(Fraction(net, 100) * factor)
+    """floor(net amount in currency units × factor); net is in cents. Integer arithmetic, exact."""
+    return (net * factor.numerator) // (100 * factor.denominator)
 
 
 def _earns(order_date: date, net: int, settings: Settings) -> bool:
@@ -148,13 +147,55 @@ class _Poster:
         self.version = settings.version()
         self.now = datetime.now(UTC)
         self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.created_at = bulk.db_value(self.now, sqlite=self.sqlite)
         self.rows: list[list[Any]] = []
+        self._days: dict[date, Any] = {}
 
-    def add(self, **values: Any) -> None:
-        values.setdefault("rules_version", self.version)
-        values.setdefault("created_at", self.now)
-        self.summary.customers.add(values["customer_id"])
-        self.rows.append([bulk.db_value(values.get(c), sqlite=self.sqlite) for c in LEDGER_COLUMNS])
+    def _day(self, day: date | None) -> Any:
+        if day is None:
+            return None
+        value = self._days.get(day)
+        if value is None:
+            value = self._days[day] = bulk.db_value(day, sqlite=self.sqlite)
+        return value
+
+    def add(
+        self,
+        *,
+        natural_key: str,
+        customer_id: int,
+        kind: str,
+        points: int,
+        effective_on: date,
+        note: str,
+        order_id: int | None = None,
+        order_net: int | None = None,
+        factor: str | None = None,
+        lot_id: int | None = None,
+        earned_on: date | None = None,
+        expires_on: date | None = None,
+    ) -> None:
+        """One ledger row, in LEDGER_COLUMNS order (a million of these: no per-value dispatch)."""
+        self.summary.customers.add(customer_id)
+        day = self._day
+        self.rows.append(
+            [
+                natural_key,
+                customer_id,
+                kind,
+                points,
+                day(effective_on),
+                order_id,
+                order_net,
+                factor,
+                lot_id,
+                day(earned_on),
+                day(expires_on),
+                self.version,
+                note,
+                self.created_at,
+            ]
+        )
 
     def flush(self) -> None:
         bulk.insert_rows(self.session, table="points_ledger", columns=LEDGER_COLUMNS, rows=self.rows)
@@ -206,15 +247,24 @@ def _earn_new(session: Session, settings: Settings, orders: list[_OrderRow], pos
         ).all()
     )
     summary = poster.summary
+    factors: dict[tuple[str, bool], tuple[Fraction, str]] = {}
+    for tier, multiplier in settings.tier_multipliers:
+        for birthday_month in (False, True):
+            factor = (
+                settings.points_rate * multiplier * (settings.birthday_multiplier if birthday_month else 1)
+            )
+            factors[tier, birthday_month] = (factor, _factor_text(factor))
+    expiries: dict[date, date] = {}
     for order in orders:
         code, birthday = info[order.customer_id]
         history = histories[order.customer_id]
         tier = tier_for(_spend_before(history, order.order_date, settings.window_days), settings)
-        factor = settings.points_rate * settings.tier_multiplier(tier)
-        if birthday is not None and birthday.month == order.order_date.month:
-            factor *= settings.birthday_multiplier
+        birthday_month = birthday is not None and birthday.month == order.order_date.month
+        factor, factor_text = factors[tier, birthday_month]
         points = _points(order.net, factor)
-        expires = add_months(order.order_date, settings.expiry_months)
+        expires = expiries.get(order.order_date)
+        if expires is None:
+            expires = expiries[order.order_date] = add_months(order.order_date, settings.expiry_months)
         if points > 0:
             poster.add(
                 natural_key=f"earn:{order.order_no}",
@@ -224,7 +274,7 @@ def _earn_new(session: Session, settings: Settings, orders: list[_OrderRow], pos
                 effective_on=order.order_date,
                 order_id=order.id,
                 order_net=order.net,
-                factor=_factor_text(factor),
+                factor=factor_text,
                 earned_on=order.order_date,
                 expires_on=expires,
                 note=f"order {order.order_no} ({tier})",
