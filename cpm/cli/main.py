@@ -43,6 +43,10 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
     return front + rest
 
 
+def _quiet(ctx: ClickContext) -> bool:
+    return isinstance(ctx.obj, State) and ctx.obj.quiet
+
+
 class CpmGroup(TyperGroup):
     """Global options anywhere on the line; every CpmError becomes `Error: …` and exit code 1."""
 
@@ -54,12 +58,12 @@ class CpmGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CpmError as exc:
-            render.error(exc)
+            render.error(exc, one_line=_quiet(ctx))
             raise typer.Exit(1) from exc
         except DBAPIError as exc:
             state = ctx.obj if isinstance(ctx.obj, State) else None
             db = state.db if state else Database.from_option("cpm.db")
-            render.error(translate_db_error(exc, db))
+            render.error(translate_db_error(exc, db), one_line=_quiet(ctx))
             raise typer.Exit(1) from exc
 
 

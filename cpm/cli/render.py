@@ -15,8 +15,19 @@ out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def error(exc: CpmError) -> None:
-    """The one way a failure is shown: `Error: …`, every problem found, and how to fix it."""
+def error(exc: CpmError, *, one_line: bool = False) -> None:
+    """The one way a failure is shown: `Error: …`, every problem found, and how to fix it.
+
+    Under --quiet (cron) it is one line: the message, the first problem, and the hint.
+    """
+    if one_line:
+        parts = [f"Error: {exc.message}"]
+        if isinstance(exc, InvalidInput) and exc.problems:
+            parts.append(exc.problems[0].describe(exc.file_name))
+        if exc.hint:
+            parts.append(f"Hint: {exc.hint}")
+        err.print(" — ".join(parts).replace("\n", " "), markup=False)
+        return
     err.print(f"Error: {exc.message}", markup=False)
     if isinstance(exc, InvalidInput) and exc.problems:
         for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:

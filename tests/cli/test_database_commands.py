@@ -153,3 +153,10 @@ def test_global_options_work_after_the_command_too(tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.stderr == "" and path.exists()
     listing = runner.invoke(app, ["imports", f"--db={path}"])
     assert listing.exit_code == 0 and "No imports yet" in listing.stderr
+
+
+def test_a_quiet_failure_is_one_line_on_stderr(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--db", str(tmp_path / "absent.db"), "award", "--quiet"])
+    assert result.exit_code == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: no database at") and "cpm init" in lines[0]
