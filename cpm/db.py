@@ -144,7 +144,8 @@ def session_scope(db: Database, *, write: bool = False, dry_run: bool = False) -
     ensure_current(db)
     engine = get_engine(db)
     try:
-        with Session(engine) as session:
+        # Results are rendered after the commit; keep their loaded values instead of expiring them.
+        with Session(engine, expire_on_commit=False) as session:
             session.connection(execution_options={"cpm_write": write})
             try:
                 yield session

@@ -121,89 +121,64 @@ def _run_import(
         )
 
 
-@app.command("customers")
-def import_customers(
-    ctx: typer.Context,
-    file: FileArg,
-    sheet: SheetOpt = None,
-    column_map: MapOpt = None,
-    dayfirst: DayFirstOpt = False,
-    decimal_comma: DecimalCommaOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    dry_run: DryRunOpt = False,
-) -> None:
-    """Import customers, keyed by customer_code.
+def _import_command(kind: str, doc: str) -> Callable[..., None]:
+    """One `cpm import KIND FILE` command; the kinds differ only in their fields and help."""
+
+    def command(
+        ctx: typer.Context,
+        file: FileArg,
+        sheet: SheetOpt = None,
+        column_map: MapOpt = None,
+        dayfirst: DayFirstOpt = False,
+        decimal_comma: DecimalCommaOpt = False,
+        skip_invalid: SkipInvalidOpt = False,
+        dry_run: DryRunOpt = False,
+    ) -> None:
+        _run_import(
+            ctx,
+            kind,
+            file,
+            sheet=sheet,
+            column_map=column_map,
+            dayfirst=dayfirst,
+            decimal_comma=decimal_comma,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+        )
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("customers")(
+    _import_command(
+        "customers",
+        """Import customers, keyed by customer_code.
 
     Optional fields: name, phone, email, city, joined_on, birthday, sales_rep, tags.
-    """
-    _run_import(
-        ctx,
-        "customers",
-        file,
-        sheet=sheet,
-        column_map=column_map,
-        dayfirst=dayfirst,
-        decimal_comma=decimal_comma,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
+    """,
     )
-
-
-@app.command("orders")
-def import_orders(
-    ctx: typer.Context,
-    file: FileArg,
-    sheet: SheetOpt = None,
-    column_map: MapOpt = None,
-    dayfirst: DayFirstOpt = False,
-    decimal_comma: DecimalCommaOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    dry_run: DryRunOpt = False,
-) -> None:
-    """Import orders, keyed by order_no; several lines with one order_no are one order.
+)
+app.command("orders")(
+    _import_command(
+        "orders",
+        """Import orders, keyed by order_no; several lines with one order_no are one order.
 
     Required: order_no, customer_code, order_date, amount. Optional: quantity, channel, sales_rep,
     status, refunded_amount, customer_name. Unknown customers are created.
-    """
-    _run_import(
-        ctx,
-        "orders",
-        file,
-        sheet=sheet,
-        column_map=column_map,
-        dayfirst=dayfirst,
-        decimal_comma=decimal_comma,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
+    """,
     )
-
-
-@app.command("points")
-def import_points(
-    ctx: typer.Context,
-    file: FileArg,
-    sheet: SheetOpt = None,
-    column_map: MapOpt = None,
-    dayfirst: DayFirstOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    dry_run: DryRunOpt = False,
-) -> None:
-    """Import opening points balances from an older programme (one ledger row per file row).
+)
+app.command("points")(
+    _import_command(
+        "points",
+        """Import opening points balances from an older programme (one ledger row per file row).
 
     Required: customer_code, points. Optional: earned_on (default today), expires_on (default
     earned_on + expiry_months), note. Importing the same file again posts nothing.
-    """
-    _run_import(
-        ctx,
-        "points",
-        file,
-        sheet=sheet,
-        column_map=column_map,
-        dayfirst=dayfirst,
-        decimal_comma=False,
-        skip_invalid=skip_invalid,
-        dry_run=dry_run,
+    """,
     )
+)
 
 
 def imports(
