@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -82,8 +83,8 @@ def imports_table(batches: list[ImportBatch]) -> None:
     if not batches:
         message("No imports yet. Import a file with `cpm import customers FILE` or `cpm import orders FILE`.")
         return
-    table = Table(title="Imports", title_justify="left")
-    for name, justify in (
+    wide = out.width >= 110  # on a narrow terminal (or a pipe) the file name matters more than the hash
+    columns = [
         ("#", "right"),
         ("when (UTC)", "left"),
         ("kind", "left"),
@@ -93,12 +94,17 @@ def imports_table(batches: list[ImportBatch]) -> None:
         ("changed", "right"),
         ("same", "right"),
         ("rejected", "right"),
-        ("new cust.", "right"),
-        ("sha256", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=name != "file")  # type: ignore[arg-type]
+    ]
+    if wide:
+        columns += [("new cust.", "right"), ("sha256", "left")]
+    table = Table(title="Imports", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, justify in columns:
+        if name == "file":
+            table.add_column(name, min_width=12, overflow="fold")
+        else:
+            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for b in batches:
-        table.add_row(
+        cells = [
             str(b.id),
             f"{b.imported_at:%Y-%m-%d %H:%M}",
             b.kind,
@@ -108,7 +114,8 @@ def imports_table(batches: list[ImportBatch]) -> None:
             f"{b.updated:,}",
             f"{b.unchanged:,}",
             f"{b.rejected:,}",
-            f"{b.customers_created:,}",
-            b.sha256[:8],
-        )
+        ]
+        if wide:
+            cells += [f"{b.customers_created:,}", b.sha256[:12]]
+        table.add_row(*cells)
     out.print(table)

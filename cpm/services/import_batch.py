@@ -60,6 +60,15 @@ class ImportSummary:
     imported_before: list[tuple[int, datetime]] = field(default_factory=list)
 
 
+DAYFIRST_WORD = "--dayfirst"
+
+
+def _hint(problems: list[CellProblem]) -> str:
+    if sum(DAYFIRST_WORD in p.expected for p in problems) * 2 >= len(problems):
+        return "The dates look like day/month/year: run the import again with --dayfirst."
+    return "Fix the cells listed or import the good rows with --skip-invalid; bad rows go to a rejects file."
+
+
 class ImportPass:
     """One streaming pass over a file's rows, remembering problems by row.
 
@@ -123,8 +132,7 @@ class ImportPass:
                 f"{len(bad)} row{'s' if len(bad) != 1 else ''}; nothing was imported",
                 problems=problems,
                 file_name=request.path.name,
-                hint="Fix the cells listed, or import the good rows with --skip-invalid "
-                "(the bad ones go to a rejects file).",
+                hint=_hint(problems),
             )
         self.summary.rejects = [
             Rejected(row=n, reason=reject_reason(bad[n]), cells=list(self.cells.get(n, [])))
