@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -83,8 +82,20 @@ def imports_table(batches: list[ImportBatch]) -> None:
     if not batches:
         message("No imports yet. Import a file with `cpm import customers FILE` or `cpm import orders FILE`.")
         return
-    wide = out.width >= 110  # on a narrow terminal (or a pipe) the file name matters more than the hash
-    columns = [
+    if out.width < 110:
+        # Too narrow for a table that keeps the file name readable: one line per import.
+        for b in batches:
+            where = b.file_name + (f" [{b.sheet}]" if b.sheet else "")
+            out.print(
+                f"#{b.id} {b.imported_at:%Y-%m-%d %H:%M} UTC {b.kind} {where}: read {b.rows_read:,}, "
+                f"new {b.inserted:,}, changed {b.updated:,}, same {b.unchanged:,}, rejected {b.rejected:,}"
+                + (f", new customers {b.customers_created:,}" if b.customers_created else "")
+                + f" (sha256 {b.sha256[:12]})",
+                markup=False,
+            )
+        return
+    table = Table(title="Imports", title_justify="left")
+    for name, justify in (
         ("#", "right"),
         ("when (UTC)", "left"),
         ("kind", "left"),
@@ -94,17 +105,12 @@ def imports_table(batches: list[ImportBatch]) -> None:
         ("changed", "right"),
         ("same", "right"),
         ("rejected", "right"),
-    ]
-    if wide:
-        columns += [("new cust.", "right"), ("sha256", "left")]
-    table = Table(title="Imports", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for name, justify in columns:
-        if name == "file":
-            table.add_column(name, min_width=12, overflow="fold")
-        else:
-            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        ("new cust.", "right"),
+        ("sha256", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for b in batches:
-        cells = [
+        table.add_row(
             str(b.id),
             f"{b.imported_at:%Y-%m-%d %H:%M}",
             b.kind,
@@ -114,8 +120,7 @@ def imports_table(batches: list[ImportBatch]) -> None:
             f"{b.updated:,}",
             f"{b.unchanged:,}",
             f"{b.rejected:,}",
-        ]
-        if wide:
-            cells += [f"{b.customers_created:,}", b.sha256[:12]]
-        table.add_row(*cells)
+            f"{b.customers_created:,}",
+            b.sha256[:12],
+        )
     out.print(table)

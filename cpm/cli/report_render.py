@@ -97,10 +97,13 @@ def share_table(title: str, groups: list[GroupShare], settings: Settings, *, tie
     return table
 
 
-def customer_table(title: str, rows: list[CustomerRow], settings: Settings) -> Table:
+def customer_table(
+    title: str, rows: list[CustomerRow], settings: Settings, *, p_alive: dict[int, float] | None = None
+) -> Table:
+    """Customers; with `p_alive` (by customer id) a P(alive) column next to the churn status."""
     table = Table(title=title, title_justify="left")
     table.add_column("code", no_wrap=True)
-    table.add_column("name", ratio=1)
+    table.add_column("name", min_width=6, overflow="fold")
     table.add_column("tier", no_wrap=True)
     table.add_column("ABC", justify="center", no_wrap=True)
     table.add_column("RFM", justify="center", no_wrap=True)
@@ -108,10 +111,12 @@ def customer_table(title: str, rows: list[CustomerRow], settings: Settings) -> T
     table.add_column("orders", justify="right", no_wrap=True)
     table.add_column("last order", no_wrap=True)
     table.add_column("status", no_wrap=True)
+    if p_alive is not None:
+        table.add_column("P(alive)", justify="right", no_wrap=True)
     for row in rows:
         rfm = row.rfm
         rhythm = row.rhythm
-        table.add_row(
+        cells = [
             row.info.code,
             row.info.name or "",
             TIER_NAMES[row.tier],
@@ -121,7 +126,11 @@ def customer_table(title: str, rows: list[CustomerRow], settings: Settings) -> T
             f"{row.window_orders:,}",
             rhythm.last_order.isoformat() if rhythm else DASH,
             (row.status or "no orders").replace("_", " "),
-        )
+        ]
+        if p_alive is not None:
+            alive = p_alive.get(row.info.id)
+            cells.append(DASH if alive is None else f"{alive:.2f}")
+        table.add_row(*cells)
     return table
 
 
