@@ -8,12 +8,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 _IGNORED = re.compile(r"[\s_\-./:：*#]+")
+_UNIT = re.compile(r"\([^()]*\)$|\[[^\[\]]*\]$")
 
 
 def normalize_header(text: object) -> str:
     """`Customer ID`, `customer_id`, ` CUSTOMER-ID ` and `ｃｕｓｔｏｍｅｒ ｉｄ` all become `customerid`."""
     folded = unicodedata.normalize("NFKC", str(text)).casefold()
     return _IGNORED.sub("", folded)
+
+
+def without_unit(key: str) -> str:
+    """`金额(元)`, `amount(¥)` → `金额`, `amount`: a unit in brackets does not change the field."""
+    return _UNIT.sub("", key)
 
 
 @dataclass
@@ -55,6 +61,8 @@ def match_headers(
             target, priority = forced[key], -1
         elif key in rank:
             target, priority = rank[key]
+        elif without_unit(key) in rank:
+            target, priority = rank[without_unit(key)]
         else:
             result.ignored.append(text)
             continue

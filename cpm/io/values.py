@@ -10,15 +10,20 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 EXCEL_EPOCH = date(1899, 12, 30)
 # Serial numbers Excel can show as dates: 1900-01-01 .. 9999-12-31.
 MAX_EXCEL_SERIAL = 2958465
 
+# Excel serials accepted when they arrive as text (CSV): 1950-01-01 up to 2100-01-01.
+TEXT_SERIALS = (18264, 73051)
 DATE_EXPECTED = "expected a date such as 2024-01-05, 2024/1/5, 2024年1月5日 or an Excel date"
 MONEY_EXPECTED = "expected an amount such as 1234.50, ¥1,234.50 or $1,234.50"
+# Far beyond any shop's figures (an amount below ten trillion, i.e. 15 digits, as many as Excel
+# keeps), yet well inside SQLite's 64-bit integers, so sums over many rows cannot overflow there.
+_LIMIT = 10**15
 
 
 class BadValue(ValueError):
@@ -87,7 +92,9 @@ def _make_date(year: int, month: int, day: int, raw: Any) -> date:
 
 
 def _from_serial(serial: float, raw: Any) -> date:
-    if not (1 <= serial <= MAX_EXCEL_SERIAL) or math.isnan(serial):
+    # Compared as given: float() of a huge int overflows, and NaN fails the comparison anyway.
+    # The bound is the end of the last day, so 9999-12-31 with a time of day is still a date.
+    if not (1 <= serial < MAX_EXCEL_SERIAL + 1):
         raise BadValue(f"a number that is not an Excel date; {DATE_EXPECTED}")
     return EXCEL_EPOCH + timedelta(days=int(serial))
 
@@ -108,7 +115,7 @@ def parse_date(value: Any, *, dayfirst: bool = False) -> date:
         if 19000101 <= value <= 99991231 and float(value).is_integer():
             compact = int(value)
             return _make_date(compact // 10000, compact // 100 % 100, compact % 100, value)
-        return _from_serial(float(value), value)
+        return _from_serial(value, value)
     text = unicodedata.normalize("NFKC", str(value)).strip()
     if not text:
         raise BadValue(DATE_EXPECTED)
@@ -136,17 +143,36 @@ def parse_date(value: Any, *, dayfirst: bool = False) -> date:
     match = _MONTH_NAME_DAY.match(text)
     if match and match.group(1).lower() in _MONTHS:
         return _make_date(int(match.group(3)), _MONTHS[match.group(1).lower()], int(match.group(2)), value)
-    if text.replace(".", "", 1).isdigit():
-        return _from_serial(float(text), value)
+    # isdecimal, not isdigit: float() refuses digits such as the Ethiopic ፩ that isdigit admits.
+    if text.replace(".", "", 1).isdecimal():
+        serial = float(text)
+        # A serial typed as text is only believable for recent dates: "2024" is a year, not 1905-07-16.
+        if not TEXT_SERIALS[0] <= serial < TEXT_SERIALS[1]:
+            raise BadValue(f"a number that is not a date; {DATE_EXPECTED}")
+        return _from_serial(serial, value)
     raise BadValue(DATE_EXPECTED)
 
 
 # --- money ------------------------------------------------------------------------------------
 
 _CURRENCY_MARKS = ("RMB", "CNY", "USD", "EUR", "HKD", "元", "¥", "￥", "$", "€", "£")
-_SPACES = dict.fromkeys(map(ord, " \u00a0\u2009\u202f\u3000'"), None)
+_GROUP_MARKS = " \u00a0\u2009\u202f\u3000'"
+_SPACES = dict.fromkeys(map(ord, _GROUP_MARKS), None)
+# A space or apostrophe between digits groups thousands, so it must sit where a comma (or, with
+# --decimal-comma, a point) could: `1 234,50` is fine, `12 34` is as malformed as `12,34`.
+_GROUP_GAP = re.compile(f"(?<=\\d)[{_GROUP_MARKS}]+(?=\\d)")
 _POINT_NUMBER = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$|^\.\d+$")
 _COMMA_NUMBER = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$|^\d+(,\d+)?$|^,\d+$")
+
+
+def _cents(amount: Fraction) -> int:
+    # Exact arithmetic: a Decimal product is rounded to 28 digits and could hide a third decimal.
+    hundredths = amount * 100
+    if hundredths.denominator != 1:
+        raise BadValue(f"has more than two decimals; {MONEY_EXPECTED}")
+    if abs(hundredths) >= _LIMIT:
+        raise BadValue(f"is too large for an amount (at most 9,999,999,999,999.99); {MONEY_EXPECTED}")
+    return int(hundredths)
 
 
 def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
@@ -154,23 +180,21 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
     if isinstance(value, bool):
         raise BadValue(MONEY_EXPECTED)
     if isinstance(value, int):
-        return value * 100
+        return _cents(Fraction(value))
     if isinstance(value, float):
         if not math.isfinite(value):
             raise BadValue(MONEY_EXPECTED)
-        cents = value * 100
-        rounded = round(cents)
-        # Excel stores 0.1 + 0.2 as 0.30000000000000004; anything beyond float noise is a real
-        # third decimal and would be silently lost.
-        if abs(cents - rounded) > 1e-6 * max(1.0, abs(cents)):
-            raise BadValue(f"has more than two decimals; {MONEY_EXPECTED}")
-        return int(rounded)
+        # Excel keeps and shows 15 significant digits; what lies beyond them is binary noise
+        # (0.1 + 0.2 is stored as 0.30000000000000004), while a third decimal within them is real
+        # and would be silently lost. A tolerance relative to the amount let 10000.125 through.
+        return _cents(Fraction(f"{value:.15g}"))
     text = unicodedata.normalize("NFKC", str(value)).strip()
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1].strip()
     for mark in _CURRENCY_MARKS:
         text = text.replace(mark, "")
+    text = _GROUP_GAP.sub("." if decimal_comma else ",", text.strip())
     text = text.translate(_SPACES)
     if text.startswith("-"):
         negative, text = not negative, text[1:]
@@ -183,42 +207,41 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
         hint = " (with --decimal-comma: 1.234,50)" if decimal_comma else ""
         raise BadValue(f"{MONEY_EXPECTED}{hint}")
     plain = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
-    try:
-        amount = Decimal(plain)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
-        raise BadValue(MONEY_EXPECTED) from exc
-    hundredths = amount * 100
-    if hundredths != hundredths.to_integral_value():
-        raise BadValue(f"has more than two decimals; {MONEY_EXPECTED}")
-    result = int(hundredths)
+    result = _cents(Fraction(plain))
     return -result if negative else result
 
 
 # --- whole numbers ----------------------------------------------------------------------------
 
+# Commas only as thousands separators: `1,5` is someone's 1.5, not fifteen.
+_WHOLE_TEXT = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?$")
 
-def parse_count(value: Any) -> int:
-    """A whole number of items, zero or more."""
+
+def _whole_number(value: Any, expected: str) -> int:
     if isinstance(value, bool):
-        raise BadValue("expected a whole number of items")
+        raise BadValue(expected)
     if isinstance(value, float):
         if not value.is_integer():
-            raise BadValue("expected a whole number of items")
+            raise BadValue(expected)
         number = int(value)
     elif isinstance(value, int):
         number = value
     else:
-        text = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "")
-        try:
-            number = int(text)
-        except ValueError:
-            try:
-                as_float = float(text)
-            except ValueError as exc:
-                raise BadValue("expected a whole number of items") from exc
-            if not as_float.is_integer():
-                raise BadValue("expected a whole number of items") from None
-            number = int(as_float)
+        match = _WHOLE_TEXT.match(unicodedata.normalize("NFKC", str(value)).strip())
+        if match is None:
+            raise BadValue(expected)
+        sign, digits = match.groups()
+        number = int(digits.replace(",", ""))
+        if sign == "-":
+            number = -number
+    if abs(number) >= _LIMIT:
+        raise BadValue(f"is too large; {expected}")
+    return number
+
+
+def parse_count(value: Any) -> int:
+    """A whole number of items, zero or more."""
+    number = _whole_number(value, "expected a whole number of items")
     if number < 0:
         raise BadValue("must not be negative; record returns with a refunded status or amount")
     return number
@@ -226,19 +249,7 @@ def parse_count(value: Any) -> int:
 
 def parse_points(value: Any) -> int:
     """A whole number of points, which may be negative."""
-    if isinstance(value, bool):
-        raise BadValue("expected a whole number of points")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise BadValue("expected a whole number of points")
-        return int(value)
-    if isinstance(value, int):
-        return value
-    text = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "")
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise BadValue("expected a whole number of points") from exc
+    return _whole_number(value, "expected a whole number of points")
 
 
 # --- order status -----------------------------------------------------------------------------

@@ -111,7 +111,10 @@ class ImportPass:
             yield row
         self.summary.rows_read = count
         if count == 0:
-            raise InvalidInput(f"{self.request.sheet.place()} has a header row but no data rows")
+            raise InvalidInput(
+                f"{self.request.sheet.place()} has a header row but no data rows",
+                hint="Export the data again with its rows, or pick the right worksheet with --sheet NAME.",
+            )
 
     def problem(self, row: int, field_name: str, value: Any, expected: str) -> None:
         label = self.parsed.labels.get(field_name, field_name)

@@ -59,8 +59,9 @@ def containing(day: date, kind: str) -> Period:
 
 
 def reported_period(as_of: date, kind: str) -> Period:
-    """The latest complete period before `as_of` (the period holding the day before it)."""
-    return containing(date.fromordinal(as_of.toordinal() - 1), kind)
+    """The latest period that ended before `as_of`: as of 2026-11-01 that is October 2026, as of
+    2026-10-31 it is September (October's last day is not over at the start of the 31st)."""
+    return containing(as_of, kind).previous()
 
 
 def periods_ending(last: Period, count: int) -> list[Period]:

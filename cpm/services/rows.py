@@ -8,7 +8,7 @@ from itertools import chain
 from typing import Any
 
 from cpm.errors import CellProblem, InvalidInput
-from cpm.io.headers import HeaderMatch, match_headers
+from cpm.io.headers import HeaderMatch, match_headers, normalize_header
 from cpm.io.sheets import Sheet
 from cpm.io.values import (
     BadValue,
@@ -120,7 +120,10 @@ def read_sheet(sheet: Sheet, fields: tuple[FieldSpec, ...], options: ReadOptions
         if len(buffered) >= HEADER_SEARCH_ROWS:
             break
     if first_nonblank is None:
-        raise InvalidInput(f"{sheet.place()} has no data (no header row found)")
+        raise InvalidInput(
+            f"{sheet.place()} has no data (no header row found)",
+            hint="Check the file, or pick the right worksheet with --sheet NAME.",
+        )
     if match is None or header_at is None:
         number, candidate, cells = first_nonblank
         missing = candidate.missing(required)
@@ -131,12 +134,13 @@ def read_sheet(sheet: Sheet, fields: tuple[FieldSpec, ...], options: ReadOptions
             f"Header row {number} has: {', '.join(found)}",
             hint='Rename the column, or say which one it is with --map "your header=field".',
         )
+    present = {normalize_header(c): str(c).strip() for c in buffered[header_at][1] if not is_blank(c)}
     for source in options.column_map:
-        if source not in match.headers.values() and all(
-            str(c).strip() != source for c in buffered[header_at][1]
-        ):
+        if normalize_header(source) not in present:
             raise InvalidInput(
-                f"{sheet.place()}: --map names column {source!r}, which is not in the header row"
+                f"{sheet.place()}: --map names column {source!r}, which is not in header row "
+                f"{buffered[header_at][0]}",
+                hint="Columns in that row: " + ", ".join(present.values()),
             )
     header = buffered[header_at][1]
     labels = {name: column_label(match.headers[name], name) for name in match.columns}
