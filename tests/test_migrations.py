@@ -56,8 +56,8 @@ def test_upgrading_an_old_database_keeps_its_rows(tmp_path: Path) -> None:
         command.upgrade(config, "0001")
         conn.exec_driver_sql("INSERT INTO customers (id, customer_code, name) VALUES (1, 'C1', '张三')")
         conn.exec_driver_sql(
-            "INSERT INTO orders (order_no, customer_id, order_date, amount, refunded_amount, net_amount, status)"
-            " VALUES ('S1', 1, '2025-01-02', 1000, 0, 1000, 'completed')"
+            "INSERT INTO orders (order_no, customer_id, order_date, amount, refunded_amount,"
+            " net_amount, status) VALUES ('S1', 1, '2025-01-02', 1000, 0, 1000, 'completed')"
         )
     assert database.current_revision(target) == "0001"
     before, after = database.upgrade(target)

@@ -1,16 +1,18 @@
-"""`cpm report [kpis|segments|customers|at-risk|cohorts|trend]` and `cpm customer show CODE`."""
+"""`cpm report [kpis|segments|customers|at-risk|cohorts|trend|clv]` and `cpm customer show CODE`."""
 
 from __future__ import annotations
 
 import csv
 import json
 import sys
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlmodel import Session
 
 from cpm.cli import render, report_data, report_render
 from cpm.cli.report_workbook import write_meeting_workbook
@@ -29,6 +31,13 @@ class Part(StrEnum):
     at_risk = "at-risk"
     cohorts = "cohorts"
     trend = "trend"
+    clv = "clv"
+
+
+class Unit(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
 
 
 class Format(StrEnum):
@@ -93,13 +102,30 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def emit_csv(rows: list[dict[str, Any]]) -> None:
-    if not rows:
+def emit_csv(rows: list[dict[str, Any]], fields: Sequence[str] | None = None) -> None:
+    """CSV with a header line, also when there are no rows (a script still learns the columns)."""
+    names = list(rows[0]) if rows else list(fields or ())
+    if not names:
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(sys.stdout, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
+
+
+def p_alive_by_customer(session: Session, options: ReportOptions, *, note: bool) -> dict[int, float]:
+    """P(alive) from the purchase model fitted to every purchase before as-of; empty when the
+    history cannot support a fit (the outputs then show null)."""
+    # numpy and scipy take a good part of a second to load: only the commands that fit load them.
+    from cpm.services import clv
+    from cpm.services.clv_models import CannotFit
+
+    try:
+        return clv.alive_probabilities(session, until=options.as_of - timedelta(days=1))
+    except CannotFit as exc:
+        if note:
+            render.message(f"P(alive) not shown: {exc.message}")
+        return {}
 
 
 def report(
@@ -125,8 +151,22 @@ def report(
     mask_pii: Annotated[
         bool, typer.Option("--mask-pii", help="Mask phones and e-mails in the workbook.")
     ] = False,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="clv: last day of purchases the models see [default: the day before as-of]."
+        ),
+    ] = None,
+    unit: Annotated[Unit, typer.Option("--unit", help="clv: the time unit of the models.")] = Unit.week,
+    horizon: Annotated[
+        int | None,
+        typer.Option("--horizon", min=1, help="clv: units to predict [default: a year, 365/52/12]."),
+    ] = None,
+    discount: Annotated[
+        float, typer.Option("--discount", min=0.0, max=1.0, help="clv: discount rate per month.")
+    ] = 0.01,
 ) -> None:
-    """The numbers that matter: KPIs, ABC classes, RFM, tiers, cohorts, trend and at-risk customers.
+    """The numbers that matter: KPIs, ABC classes, RFM, tiers, cohorts, trend, at-risk customers and CLV.
 
     The reported period is the latest complete period before --as-of, compared with the one before it.
     """
@@ -142,6 +182,9 @@ def report(
         periods=periods,
         since=since,
     )
+    until_day = parse_day(until) or options.as_of - timedelta(days=1)
+    if until_day >= options.as_of:
+        raise typer.BadParameter("--until must be before --as-of (the report sees orders dated before as-of)")
     with session_scope(state.db, write=True) as session:
         if xlsx is not None:
             pack = reports.meeting_pack(session, settings, options)
@@ -203,6 +246,16 @@ def report(
             rows = reports.customer_rows(session, settings, options)
             reports.record_tier_changes(session, rows, settings=settings, options=options)
             chosen = reports.at_risk_rows(rows) if part is Part.at_risk else rows
+            alive = (
+                p_alive_by_customer(session, options, note=output is Format.table and not state.quiet)
+                if part is Part.at_risk
+                else None
+            )
+
+            def customer_object(row: reports.CustomerRow) -> dict[str, Any]:
+                data = report_data.customer_data(row)
+                return data if alive is None else report_data.with_p_alive(data, alive.get(row.info.id))
+
             if output is Format.table:
                 if part is Part.customers:
                     chosen = sorted(chosen, key=lambda r: (-r.window_revenue, r.info.code))[: options.top]
@@ -211,17 +264,18 @@ def report(
                     )
                 else:
                     title = f"{len(chosen):,} customers at risk as of {options.as_of}"
-                render.out.print(report_render.customer_table(title, chosen, settings))
+                render.out.print(report_render.customer_table(title, chosen, settings, p_alive=alive))
             elif output is Format.json:
                 emit_json(
                     {
                         "as_of": options.as_of.isoformat(),
                         "window": report_data.window_data(options.window()),
-                        "customers": [report_data.customer_data(r) for r in chosen],
+                        "customers": [customer_object(r) for r in chosen],
                     }
                 )
             else:
-                emit_csv([report_data.customer_data(r) for r in chosen])
+                fields = [*report_data.CUSTOMER_FIELDS, *(["p_alive"] if alive is not None else [])]
+                emit_csv([customer_object(r) for r in chosen], fields)
         elif part is Part.cohorts:
             cohorts = reports.cohorts(session, options)
             if output is Format.table:
@@ -234,7 +288,28 @@ def report(
                     }
                 )
             else:
-                emit_csv(report_data.cohort_rows(cohorts))
+                emit_csv(report_data.cohort_rows(cohorts), report_data.COHORT_FIELDS)
+        elif part is Part.clv:
+            from cpm.cli import clv_render  # loads numpy and scipy (see p_alive_by_customer)
+            from cpm.services import clv
+
+            clv_options = clv.ClvOptions(
+                until=until_day, unit=unit.value, horizon=horizon, monthly_discount=discount
+            )
+            result = clv.clv_report(session, clv_options)
+            if output is Format.table:
+                clv_render.clv_view(result, settings, top=top)
+            else:
+                # Scripts get every customer unless --top is given.
+                source = ctx.get_parameter_source("top")
+                given = source is not None and source.name != "DEFAULT"
+                if output is Format.json:
+                    emit_json(clv_render.clv_data(result, top=top if given else None))
+                else:
+                    emit_csv(clv_render.clv_rows(result, top=top if given else None))
+                if not state.quiet:
+                    for note in clv_render.notes(result):
+                        render.message(note)
         else:
             trend = reports.trend(session, options)
             if output is Format.table:
@@ -263,7 +338,8 @@ def show(
     options = options_from(state, as_of=as_of, window_days=window_days, all_time=all_time)
     with session_scope(state.db, write=True) as session:
         card = reports.customer_card(session, settings, options, code)
-        data = report_data.customer_data(card.row)
+        alive = p_alive_by_customer(session, options, note=False)
+        data = report_data.with_p_alive(report_data.customer_data(card.row), alive.get(card.row.info.id))
         data["phone"] = card.customer.phone
         data["email"] = card.customer.email
         data["joined_on"] = card.customer.joined_on.isoformat() if card.customer.joined_on else None
@@ -336,6 +412,8 @@ def show(
             f"order; usual gap {gap})",
             markup=False,
         )
+        alive_text = report_render.DASH if data["p_alive"] is None else f"{data['p_alive']:.2f}"
+        out.print(f"  {'P(alive)':<18}{alive_text} (BG/NBD)", markup=False)
     if history:
         out.print("  tier history:")
         for h in history:

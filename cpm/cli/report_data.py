@@ -118,6 +118,31 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
+CUSTOMER_FIELDS = (
+    "code",
+    "name",
+    "city",
+    "sales_rep",
+    "tier",
+    "abc",
+    "recency_days",
+    "r",
+    "f",
+    "m",
+    "segment",
+    "window_revenue",
+    "window_orders",
+    "lifetime_revenue",
+    "lifetime_orders",
+    "first_order",
+    "last_order",
+    "days_since_last_order",
+    "median_gap_days",
+    "status",
+)
+COHORT_FIELDS = ("cohort", "size", "month", "active", "share")
+
+
 def customer_data(row: CustomerRow) -> dict[str, Any]:
     rfm, rhythm = row.rfm, row.rhythm
     return {
@@ -142,6 +167,11 @@ def customer_data(row: CustomerRow) -> dict[str, Any]:
         "median_gap_days": ratio(rhythm.median_gap) if rhythm and rhythm.median_gap is not None else None,
         "status": row.status,
     }
+
+
+def with_p_alive(data: dict[str, Any], p_alive: float | None) -> dict[str, Any]:
+    """A customer object plus P(alive) from the BG/NBD model (null when it cannot be fitted)."""
+    return {**data, "p_alive": None if p_alive is None else round(p_alive, 4)}
 
 
 def overview_data(view: Overview, settings: Settings) -> dict[str, Any]:

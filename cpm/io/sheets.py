@@ -1,7 +1,8 @@
 """Reading one worksheet (or a CSV/TSV file) as numbered rows of raw cells.
 
 The format is decided by the file's content, not only its name, so a PNG renamed .xlsx or a
-password-protected workbook gets a message that says so instead of a reader's traceback.
+password-protected workbook gets a message that says so instead of a reader's traceback, and an
+.xlsx saved under an .xls name (or the reverse) is simply read.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+import re
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from xml.etree import ElementTree
 
 import python_calamine as calamine
 
@@ -22,6 +26,8 @@ SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")  # the stream an encrypted .xlsx keeps
+_OTHER_ZIPS = {"word/document.xml": "a Word document", "ppt/presentation.xml": "a PowerPoint file"}
 _KNOWN_MAGIC = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -30,6 +36,11 @@ _KNOWN_MAGIC = {
     b"SQLite format 3": "a SQLite database",
     b"\x1f\x8b": "a gzip archive",
 }
+# calamine holds a sheet as a dense grid of 32-byte cells from the first used cell to the last: one
+# stray value at XFD1048576 asks for 550 GB and aborts the process, so larger sheets are refused.
+MAX_SHEET_CELLS = 50_000_000
+_PASSWORD_HINT = "Open it in Excel, remove the password (File > Info > Protect Workbook), save as .xlsx."
+_DAMAGED_HINT = "Open it in Excel and save it again, or export it once more."
 
 
 @dataclass
@@ -61,7 +72,9 @@ def check_readable_file(path: Path) -> None:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read the file ({exc.strerror})") from exc
+        raise InvalidInput(
+            f"{path}: cannot read the file ({exc.strerror})", hint="Check that you may read the file."
+        ) from exc
     if size == 0:
         raise InvalidInput(f"{path.name} is empty (0 bytes)", hint="Export the data again and retry.")
 
@@ -71,78 +84,279 @@ def open_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
     check_readable_file(path)
     try:
         with path.open("rb") as handle:
-            head = handle.read(16)
+            head = handle.read(2048)
     except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read the file ({exc.strerror})") from exc
-    suffix = path.suffix.lower()
-    if head.startswith(_ZIP_MAGIC) or (head.startswith(_OLE2_MAGIC) and suffix == ".xls"):
-        return _open_workbook(path, sheet)
-    if head.startswith(_OLE2_MAGIC):
         raise InvalidInput(
-            f"{path.name} is a password-protected (encrypted) workbook or an old binary file",
-            hint="Open it in Excel, remove the password (File > Info > Protect Workbook), save as .xlsx.",
-        )
+            f"{path}: cannot read the file ({exc.strerror})", hint="Check that you may read the file."
+        ) from exc
+    if head.startswith((_ZIP_MAGIC, _OLE2_MAGIC)):
+        return _open_workbook(path, sheet, head)
     for magic, what in _KNOWN_MAGIC.items():
         if head.startswith(magic):
             raise InvalidInput(
                 f"{path.name} is not a spreadsheet: its content is {what}",
                 hint="Export the data from your shop system as .xlsx or .csv.",
             )
+    suffix = path.suffix.lower()
     if suffix in SPREADSHEET_SUFFIXES:
-        raise InvalidInput(
-            f"{path.name} is not a valid {suffix} workbook (the file is damaged or not a workbook)",
-            hint="Open it in Excel and save it again as .xlsx, or export it as .csv.",
-        )
+        raise _not_a_workbook(path, head)
     if sheet is not None:
-        raise InvalidInput(f"{path.name} is a text file and has no sheets; leave out --sheet")
+        raise InvalidInput(
+            f"{path.name} is a text file and has no sheets", hint="Leave out --sheet to import it."
+        )
     return _open_text(path)
 
 
-def _open_workbook(path: Path, sheet: str | None) -> Sheet:
-    try:
-        workbook = calamine.CalamineWorkbook.from_path(str(path))
-    except calamine.PasswordError as exc:
-        raise InvalidInput(
-            f"{path.name} is password-protected",
-            hint="Remove the password in Excel and save the file again.",
-        ) from exc
-    except (calamine.CalamineError, calamine.ZipError, calamine.XmlError, ValueError, OSError) as exc:
-        raise InvalidInput(
-            f"{path.name} cannot be read as a workbook: it is damaged or truncated ({_short(exc)})",
-            hint="Open it in Excel and save it again, or export it once more.",
-        ) from exc
+def _not_a_workbook(path: Path, head: bytes) -> InvalidInput:
+    """A file named like a workbook whose content is text: say what it really is."""
+    suffix = path.suffix.lower()
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    save_as = "Open it in Excel and save it as 'Excel Workbook (.xlsx)', or export the data as .csv."
+    if start.startswith((b"<!doctype html", b"<html")) or b"<table" in start:
+        # Many web shops and POS systems "export to Excel" as an HTML table named .xls.
+        return InvalidInput(
+            f"{path.name} is a web page (HTML) with a {suffix} name, not a workbook", hint=save_as
+        )
+    if start.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in start:
+        return InvalidInput(
+            f"{path.name} is an Excel 2003 XML spreadsheet, which cpm cannot read", hint=save_as
+        )
+    if b"\x00" not in head:
+        return InvalidInput(
+            f"{path.name} is a text file, not a {suffix} workbook",
+            hint="If it holds comma- or tab-separated data, rename it to .csv and import it again.",
+        )
+    return InvalidInput(
+        f"{path.name} is not a valid {suffix} workbook (the file is damaged or not a workbook)",
+        hint="Open it in Excel and save it again as .xlsx, or export it as .csv.",
+    )
+
+
+def _is_reader_panic(exc: BaseException) -> bool:
+    # A Rust panic inside calamine (some damaged files cause one) reaches Python as pyo3's
+    # PanicException, a BaseException that `except Exception` lets through.
+    return type(exc).__name__ == "PanicException"
+
+
+def _from_content(path: Path) -> calamine.CalamineWorkbook:
+    with path.open("rb") as handle:
+        return calamine.CalamineWorkbook.from_filelike(handle)
+
+
+def _load_workbook(path: Path, head: bytes) -> calamine.CalamineWorkbook:
+    """Open by name (calamine picks its reader by the suffix), and if that fails, by content.
+
+    The name may lie: an .xlsx saved as .xls, an old .xls renamed .xlsx.
+    """
+    openers: list[Callable[[], calamine.CalamineWorkbook]] = [
+        lambda: calamine.CalamineWorkbook.from_path(str(path))
+    ]
+    if not (head.startswith(_OLE2_MAGIC) and path.suffix.lower() == ".xls"):
+        openers.append(lambda: _from_content(path))
+    first_error: BaseException | None = None
+    for opener in openers:
+        try:
+            return opener()
+        except calamine.PasswordError as exc:
+            raise InvalidInput(f"{path.name} is password-protected", hint=_PASSWORD_HINT) from exc
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_reader_panic(exc):
+                raise
+            first_error = first_error or exc
+    assert first_error is not None
+    raise _unreadable_workbook(path, first_error) from first_error
+
+
+def _unreadable_workbook(path: Path, error: BaseException) -> InvalidInput:
+    """Why a file that starts like a workbook cannot be opened, as precisely as the content tells."""
+    data = path.read_bytes()
+    if data.startswith(_OLE2_MAGIC):
+        # Excel keeps an encrypted .xlsx inside an OLE2 container; a plain one is a zip.
+        if _ENCRYPTED_PACKAGE in data or path.suffix.lower() != ".xls":
+            return InvalidInput(
+                f"{path.name} is a password-protected (encrypted) workbook, or a damaged one",
+                hint=_PASSWORD_HINT,
+            )
+    else:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = set(archive.namelist())
+        except Exception:  # zipfile raises a dozen types on a damaged file
+            names = set()
+        other = next((what for part, what in _OTHER_ZIPS.items() if part in names), None)
+        if other:
+            return InvalidInput(
+                f"{path.name} is {other}, not a workbook", hint="Export the data as .xlsx or .csv."
+            )
+        if names and not any(n.startswith("xl/") or n == "content.xml" for n in names):
+            return InvalidInput(
+                f"{path.name} is a zip archive, not a workbook",
+                hint="Unzip it and import the .xlsx or .csv inside.",
+            )
+    return InvalidInput(
+        f"{path.name} cannot be read as a workbook: it is damaged or truncated ({_short(error)})",
+        hint=_DAMAGED_HINT,
+    )
+
+
+def _open_workbook(path: Path, sheet: str | None, head: bytes) -> Sheet:
+    workbook = _load_workbook(path, head)
     names = [meta.name for meta in workbook.sheets_metadata if str(meta.typ).endswith("WorkSheet")]
     if not names:
-        raise InvalidInput(f"{path.name} has no worksheets")
+        raise InvalidInput(
+            f"{path.name} has no worksheets (only charts or macros)",
+            hint="Put the data on a worksheet, or export it as .csv.",
+        )
     chosen = sheet if sheet is not None else names[0]
     if chosen not in names:
         raise NotFound(
             f"{path.name} has no sheet named {chosen!r}",
             hint="Sheets in the file: " + ", ".join(repr(n) for n in names),
         )
+    _refuse_huge_sheet(path, chosen)
     try:
         worksheet = workbook.get_sheet_by_name(chosen)
         total = worksheet.total_height
         cells = worksheet.iter_rows()
-    except Exception as exc:  # calamine raises its own types, some not exported
+    except BaseException as exc:  # calamine raises its own types, some not exported, and panics
+        if not isinstance(exc, Exception) and not _is_reader_panic(exc):
+            raise
         raise InvalidInput(
-            f"{path.name}, sheet {chosen}: cannot be read ({_short(exc)})",
-            hint="Open it in Excel and save it again, or export it once more.",
+            f"{path.name}, sheet {chosen}: cannot be read ({_short(exc)})", hint=_DAMAGED_HINT
         ) from exc
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             yield from enumerate(cells, start=1)
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_reader_panic(exc):
+                raise
             raise InvalidInput(
-                f"{path.name}, sheet {chosen}: the file is damaged ({_short(exc)})",
-                hint="Open it in Excel and save it again, or export it once more.",
+                f"{path.name}, sheet {chosen}: the file is damaged ({_short(exc)})", hint=_DAMAGED_HINT
             ) from exc
 
     return Sheet(file_name=path.name, name=chosen, rows=rows(), total_rows=total)
 
 
-def _short(exc: Exception) -> str:
+# --- the used range of an .xlsx sheet, checked before calamine allocates it ----------------------
+
+_DIMENSION = re.compile(r"<(?:\w+:)?dimension\s+ref=\"([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?\"")
+# A cell with a value: <c r="B7" …> then, before its </c>, a <v> or <t> holding text. A cell with
+# only formatting (<c r="XFD1048576" s="1"/>) does not count: calamine skips it too.
+_VALUED_CELL = re.compile(
+    rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>/]*>(?:[^<]|<(?!/(?:\w+:)?c>))*?'
+    rb"<(?:\w+:)?[vt](?:\s[^>]*)?>\s*[^<\s]"
+)
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _column_letters(number: int) -> str:
+    letters = ""
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding `sheet`'s cells, from xl/workbook.xml and its relationships."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rel_id = next(
+        (
+            value
+            for element in workbook.iter()
+            if _local(element.tag) == "sheet" and element.get("name") == sheet
+            for key, value in element.attrib.items()
+            if _local(key) == "id"
+        ),
+        None,
+    )
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    target = next((r.get("Target") for r in rels.iter() if rel_id and r.get("Id") == rel_id), None)
+    if not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+
+
+def _used_extent(stream: Any) -> tuple[int, int, int, int] | None:
+    """(first row, last row, first column, last column) of the cells that hold a value.
+
+    A regular expression over the XML, a row-aligned chunk at a time: an XML parser takes far longer.
+    """
+    first_row, last_row = 0, 0
+    columns: set[bytes] = set()
+    carry = b""
+    while True:
+        chunk = stream.read(1 << 22)
+        data = carry + chunk
+        # Stop the chunk before its last row, which may continue in the next one.
+        cut = max(data.rfind(b"<row"), data.rfind(b":row ")) if chunk else len(data)
+        if cut > 0:
+            found = _VALUED_CELL.findall(data, 0, cut)
+            if found:
+                numbers = [int(row) for _, row in found]
+                low, high = min(numbers), max(numbers)
+                first_row, last_row = min(first_row or low, low), max(last_row, high)
+                columns.update(column for column, _ in found)
+            data = data[cut:]
+        if not chunk:
+            break
+        carry = data
+    if not columns:
+        return None
+    numbers = [_column_number(column.decode()) for column in columns]
+    return first_row, last_row, min(numbers), max(numbers)
+
+
+def _refuse_huge_sheet(path: Path, sheet: str) -> None:
+    """Refuse an .xlsx sheet whose used range would not fit in memory, before calamine tries."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            part = _sheet_part(archive, sheet)
+            if part is None:
+                return
+            with archive.open(part) as stream:
+                dimension = _DIMENSION.search(stream.read(1 << 16).decode("utf-8", "replace"))
+            # Excel always writes the used range. Streaming writers (openpyxl write-only) leave it
+            # out, and a program does not leave stray cells: scanning those would double the time.
+            if dimension is None:
+                return
+            first_col, first_row = dimension.group(1), int(dimension.group(2))
+            last_col, last_row = dimension.group(3) or first_col, int(dimension.group(4) or first_row)
+            height = last_row - first_row + 1
+            width = _column_number(last_col) - _column_number(first_col) + 1
+            if height * width <= MAX_SHEET_CELLS:
+                return
+            # The used range also counts cells that only hold formatting: look at the cells that
+            # hold a value, as calamine will.
+            with archive.open(part) as stream:
+                extent = _used_extent(stream)
+    except Exception:  # zipfile and zlib raise a dozen types on a damaged file
+        return  # not a plain .xlsx, or damaged: calamine will say what is wrong
+    if extent is None:
+        return
+    first_row, last_row, first_col, last_col = extent
+    height, width = last_row - first_row + 1, last_col - first_col + 1
+    if height * width > MAX_SHEET_CELLS:
+        raise InvalidInput(
+            f"{path.name}, sheet {sheet}: values reach row {last_row:,} and column "
+            f"{_column_letters(last_col)}, {height * width:,} cells, too many to read",
+            hint="A stray value far below or right of the data? In Excel press Ctrl+End to find it, "
+            "delete the rows and columns past your data, and save.",
+        )
+
+
+def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:160]
 
@@ -181,7 +395,8 @@ def _open_text(path: Path) -> Sheet:
         counts = {d: first_line.count(d) for d in (",", "\t", ";")}
         delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: an unclosed quote is an error at its row, not the rest of the file read as one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         number = 0

@@ -232,7 +232,7 @@ def import_points(
         table="customers",
         key="customer_code",
         columns=("customer_code", "import_id"),
-        rows=([code, batch.id] for code in {e[1] for e in entries}),
+        rows=([code, batch.id] for code in sorted({e[1] for e in entries})),
     )
     customer_ids = bulk.fetch_pairs(session, "SELECT customer_code, id FROM customers")
     known = set(

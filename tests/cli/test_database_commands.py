@@ -50,7 +50,9 @@ def test_init_into_a_missing_folder_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "does not exist" in result.stderr
 
 
-@pytest.mark.parametrize("command", [["imports"], ["import", "orders", "x.xlsx"], ["db", "upgrade"], ["db", "check"]])
+@pytest.mark.parametrize(
+    "command", [["imports"], ["import", "orders", "x.xlsx"], ["db", "upgrade"], ["db", "check"]]
+)
 def test_commands_on_a_missing_database_say_to_run_init(tmp_path: Path, command: list[str]) -> None:
     path = tmp_path / "absent.db"
     result = runner.invoke(app, ["--db", str(path), *command])
@@ -66,7 +68,9 @@ def test_an_out_of_date_database_is_refused_until_upgraded(db: Database, tmp_pat
     conn.commit()
     conn.close()
     database.dispose_engines()
-    orders = write_xlsx(tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]])
+    orders = write_xlsx(
+        tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]]
+    )
     result = runner.invoke(app, ["--db", str(db.path), "import", "orders", str(orders)])
     assert result.exit_code == 1
     assert "schema 0000" in result.stderr and "cpm db upgrade" in result.stderr
@@ -74,10 +78,14 @@ def test_an_out_of_date_database_is_refused_until_upgraded(db: Database, tmp_pat
     assert check.exit_code == 1 and "cpm db upgrade" in check.stderr
 
 
-def test_a_locked_database_waits_then_fails_cleanly(cli: Cli, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_locked_database_waits_then_fails_cleanly(
+    cli: Cli, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CPM_BUSY_TIMEOUT", "0.2")
     database.dispose_engines()
-    orders = write_xlsx(tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]])
+    orders = write_xlsx(
+        tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]]
+    )
     assert db.path is not None
     holder = sqlite3.connect(db.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another cpm writing
@@ -95,7 +103,9 @@ def test_a_read_only_database_is_an_error_not_a_traceback(db: Database, tmp_path
     assert db.path is not None
     before = snapshot(db)
     database.dispose_engines()
-    orders = write_xlsx(tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]])
+    orders = write_xlsx(
+        tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]]
+    )
     url = f"sqlite:///file:{db.path}?mode=ro&uri=true"
     result = runner.invoke(app, ["--db", url, "import", "orders", str(orders)])
     assert result.exit_code == 1
@@ -106,7 +116,9 @@ def test_a_read_only_database_is_an_error_not_a_traceback(db: Database, tmp_path
 def test_version_and_quiet(cli: Cli, tmp_path: Path) -> None:
     version = cpm("--version")
     assert version.stdout.strip() == f"cpm {__version__}"
-    orders = write_xlsx(tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]])
+    orders = write_xlsx(
+        tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]]
+    )
     quiet = cli("--quiet", "import", "orders", str(orders))
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
 
@@ -114,7 +126,11 @@ def test_version_and_quiet(cli: Cli, tmp_path: Path) -> None:
 def test_dry_run_reports_counts_and_writes_nothing(cli: Cli, db: Database, tmp_path: Path) -> None:
     orders = write_xlsx(
         tmp_path / "o.xlsx",
-        [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1], ["S2", "C2", "2025-01-01", 1]],
+        [
+            ["订单号", "客户编号", "日期", "金额"],
+            ["S1", "C1", "2025-01-01", 1],
+            ["S2", "C2", "2025-01-01", 1],
+        ],
     )
     before = snapshot(db)
     result = cli("import", "orders", str(orders), "--dry-run")
@@ -125,7 +141,9 @@ def test_dry_run_reports_counts_and_writes_nothing(cli: Cli, db: Database, tmp_p
 
 
 def test_imports_lists_each_run(cli: Cli, tmp_path: Path) -> None:
-    orders = write_xlsx(tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]])
+    orders = write_xlsx(
+        tmp_path / "o.xlsx", [["订单号", "客户编号", "日期", "金额"], ["S1", "C1", "2025-01-01", 1]]
+    )
     cli("import", "orders", str(orders))
     cli("import", "orders", str(orders))
     listing = cli("imports")

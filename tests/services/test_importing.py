@@ -21,7 +21,9 @@ from tests.conftest import table_rows, write_csv, write_xlsx
 ORDER_HEADER = ["订单号", "客户编号", "下单日期", "实付金额", "数量", "渠道", "订单状态", "退款金额"]
 
 
-def run(session: Session, kind: str, path: Path, *, skip_invalid: bool = False, **options: Any) -> importing.ImportSummary:
+def run(
+    session: Session, kind: str, path: Path, *, skip_invalid: bool = False, **options: Any
+) -> importing.ImportSummary:
     request = importing.ImportRequest(
         sheet=open_sheet(path),
         path=path,
@@ -81,14 +83,18 @@ def test_refunds_and_cancellations_set_the_net_amount(session: Session, tmp_path
 
 
 def test_refund_larger_than_amount_is_refused(session: Session, tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "o.xlsx", [ORDER_HEADER, ["P1", "C1", "2025-03-02", 100, 1, None, "已完成", 130]])
+    path = write_xlsx(
+        tmp_path / "o.xlsx", [ORDER_HEADER, ["P1", "C1", "2025-03-02", 100, 1, None, "已完成", 130]]
+    )
     with pytest.raises(InvalidInput) as caught:
         run(session, "orders", path)
     (problem,) = caught.value.problems
     assert problem.row == 2 and "refunds more than its amount 100.00" in problem.expected
 
 
-def test_unknown_customers_are_created_once_and_known_ones_are_left_alone(session: Session, tmp_path: Path) -> None:
+def test_unknown_customers_are_created_once_and_known_ones_are_left_alone(
+    session: Session, tmp_path: Path
+) -> None:
     customers = write_xlsx(tmp_path / "c.xlsx", [["客户编号", "客户名称", "城市"], ["C1", "张三", "上海"]])
     run(session, "customers", customers)
     orders = write_xlsx(
@@ -102,14 +108,21 @@ def test_unknown_customers_are_created_once_and_known_ones_are_left_alone(sessio
     )
     summary = run(session, "orders", orders)
     assert summary.customers_created == 1
-    rows = session.connection().exec_driver_sql("SELECT customer_code, name, city FROM customers ORDER BY 1").fetchall()
+    rows = (
+        session.connection()
+        .exec_driver_sql("SELECT customer_code, name, city FROM customers ORDER BY 1")
+        .fetchall()
+    )
     assert rows == [("C1", "张三", "上海"), ("C9", "王五", None)]
 
 
-def test_reimport_counts_inserted_updated_unchanged_and_never_deletes(session: Session, tmp_path: Path) -> None:
+def test_reimport_counts_inserted_updated_unchanged_and_never_deletes(
+    session: Session, tmp_path: Path
+) -> None:
     first = write_xlsx(
         tmp_path / "a.xlsx",
-        [ORDER_HEADER] + [[f"S{i}", "C1", "2025-01-0" + str(i), 10 * i, 1, "门店", "已完成", None] for i in range(1, 6)],
+        [ORDER_HEADER]
+        + [[f"S{i}", "C1", "2025-01-0" + str(i), 10 * i, 1, "门店", "已完成", None] for i in range(1, 6)],
     )
     assert (run(session, "orders", first).inserted, orders_of(session)["S3"][2]) == (5, 3000)
     again = run(session, "orders", first)
@@ -137,13 +150,21 @@ def test_reimport_counts_inserted_updated_unchanged_and_never_deletes(session: S
 def test_columns_missing_from_a_later_file_keep_their_stored_values(session: Session, tmp_path: Path) -> None:
     full = write_xlsx(
         tmp_path / "full.xlsx",
-        [ORDER_HEADER, ["S1", "C1", "2025-01-01", 100, 2, "淘宝", "已完成", 40], ["S2", "C1", "2025-01-02", 50, 1, "门店", "已取消", None]],
+        [
+            ORDER_HEADER,
+            ["S1", "C1", "2025-01-01", 100, 2, "淘宝", "已完成", 40],
+            ["S2", "C1", "2025-01-02", 50, 1, "门店", "已取消", None],
+        ],
     )
     run(session, "orders", full)
     # A bare export with only the four required columns, S1's amount corrected to 120.
     bare = write_csv(
         tmp_path / "bare.csv",
-        [["order_no", "customer_code", "order_date", "amount"], ["S1", "C1", "2025-01-01", "120"], ["S2", "C1", "2025-01-02", "50"]],
+        [
+            ["order_no", "customer_code", "order_date", "amount"],
+            ["S1", "C1", "2025-01-01", "120"],
+            ["S2", "C1", "2025-01-02", "50"],
+        ],
     )
     summary = run(session, "orders", bare)
     assert (summary.updated, summary.unchanged) == (1, 1)
@@ -156,7 +177,11 @@ def test_columns_missing_from_a_later_file_keep_their_stored_values(session: Ses
 def test_customers_update_the_columns_the_file_has(session: Session, tmp_path: Path) -> None:
     first = write_xlsx(
         tmp_path / "c1.xlsx",
-        [["客户编号", "客户名称", "手机号", "城市", "生日"], ["C1", "张三", 13812345678, "上海", "1990-05-12"], ["C2", "李四", None, "北京", None]],
+        [
+            ["客户编号", "客户名称", "手机号", "城市", "生日"],
+            ["C1", "张三", 13812345678, "上海", "1990-05-12"],
+            ["C2", "李四", None, "北京", None],
+        ],
     )
     assert run(session, "customers", first).inserted == 2
     second = write_xlsx(
@@ -164,9 +189,11 @@ def test_customers_update_the_columns_the_file_has(session: Session, tmp_path: P
     )
     summary = run(session, "customers", second)
     assert (summary.inserted, summary.updated, summary.unchanged) == (1, 1, 1)
-    rows = session.connection().exec_driver_sql(
-        "SELECT customer_code, name, phone, city, birthday FROM customers ORDER BY 1"
-    ).fetchall()
+    rows = (
+        session.connection()
+        .exec_driver_sql("SELECT customer_code, name, phone, city, birthday FROM customers ORDER BY 1")
+        .fetchall()
+    )
     assert rows == [
         ("C1", "张三", "13812345678", "杭州", "1990-05-12"),
         ("C2", "李四", None, "北京", None),
@@ -206,7 +233,9 @@ def test_skip_invalid_sets_aside_every_line_of_a_bad_order(session: Session, tmp
 
 
 def test_each_import_is_recorded_with_the_file_hash(session: Session, tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "o.xlsx", [ORDER_HEADER, ["S1", "C1", "2025-01-01", 10, 1, None, None, None]])
+    path = write_xlsx(
+        tmp_path / "o.xlsx", [ORDER_HEADER, ["S1", "C1", "2025-01-01", 10, 1, None, None, None]]
+    )
     run(session, "orders", path)
     second = run(session, "orders", path)
     batches = importing.list_imports(session)
@@ -235,7 +264,11 @@ def test_header_below_a_title_row_map_override_and_preferred_alias(session: Sess
 def test_csv_with_dollar_amounts_and_day_first_dates(session: Session, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "o.csv",
-        [["Order ID", "Customer ID", "Order Date", "Total"], ["W1", "C1", "05/03/2025", "$1,234.50"], ["W2", "C1", "31/12/2025", "¥7"]],
+        [
+            ["Order ID", "Customer ID", "Order Date", "Total"],
+            ["W1", "C1", "05/03/2025", "$1,234.50"],
+            ["W2", "C1", "31/12/2025", "¥7"],
+        ],
         encoding="utf-8-sig",
     )
     run(session, "orders", path, dayfirst=True)
@@ -259,7 +292,10 @@ order_lines = st.lists(
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=order_lines, data=st.data())
 def test_stored_net_revenue_matches_an_independent_sum_and_reimport_is_a_no_op(
-    db: Database, tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[int, int, int, str]], data: st.DataObject
+    db: Database,
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[tuple[int, int, int, str]],
+    data: st.DataObject,
 ) -> None:
     from cpm.db import session_scope
 
@@ -268,9 +304,13 @@ def test_stored_net_revenue_matches_an_independent_sum_and_reimport_is_a_no_op(
     rows = []
     for number, customer, cents, status in lines:
         owner.setdefault(number, customer)
-        rows.append([f"N{number}", f"C{owner[number]}", "2025-06-01", f"{cents // 100}.{cents % 100:02d}", status])
+        rows.append(
+            [f"N{number}", f"C{owner[number]}", "2025-06-01", f"{cents // 100}.{cents % 100:02d}", status]
+        )
     rows = data.draw(st.permutations(rows))
-    path = write_xlsx(tmp_path_factory.mktemp("p") / "o.xlsx", [["订单号", "客户编号", "日期", "金额", "状态"], *rows])
+    path = write_xlsx(
+        tmp_path_factory.mktemp("p") / "o.xlsx", [["订单号", "客户编号", "日期", "金额", "状态"], *rows]
+    )
 
     expected_amount: dict[str, int] = {}
     expected_net: dict[str, int] = {}
