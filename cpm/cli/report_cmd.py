@@ -18,6 +18,7 @@ from cpm.cli import render, report_data, report_render
 from cpm.cli.report_workbook import write_meeting_workbook
 from cpm.cli.state import State
 from cpm.db import session_scope
+from cpm.errors import CpmError
 from cpm.services import reports
 from cpm.services.customers import TIER_NAMES
 from cpm.services.kpis import period_kpis
@@ -188,7 +189,18 @@ def report(
     with session_scope(state.db, write=True) as session:
         if xlsx is not None:
             pack = reports.meeting_pack(session, settings, options)
-            write_meeting_workbook(xlsx, pack, settings, mask_pii=mask_pii)
+            from cpm.services import clv  # loads numpy and scipy
+
+            try:
+                valuation: clv.ClvReport | str = clv.clv_report(
+                    session,
+                    clv.ClvOptions(
+                        until=until_day, unit=unit.value, horizon=horizon, monthly_discount=discount
+                    ),
+                )
+            except CpmError as exc:  # too little history to fit: the sheet says so instead
+                valuation = exc.message
+            write_meeting_workbook(xlsx, pack, settings, mask_pii=mask_pii, clv=valuation)
             if not state.quiet:
                 render.message(f"Wrote {xlsx}")
             if part is None and output is Format.table:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cpm.cli.report_data import KPI_LABELS, MONEY_KPIS, customer_data, kpi_change, kpi_data, ratio
 from cpm.config import Settings
@@ -24,6 +24,9 @@ from cpm.io.workbook import (
 )
 from cpm.services.customers import TIER_NAMES
 from cpm.services.reports import EXPIRING_DAYS, CustomerRow, GroupShare, MeetingPack
+
+if TYPE_CHECKING:  # the CLV module loads numpy and scipy; only a workbook with CLV needs them
+    from cpm.services.clv import ClvReport
 
 CURRENCY_FORMATS = {
     "CNY": '"¥"#,##0.00',
@@ -380,7 +383,91 @@ def _cohorts(pack: MeetingPack) -> Sheet:
     )
 
 
-def write_meeting_workbook(path: Path, pack: MeetingPack, settings: Settings, *, mask_pii: bool) -> None:
+CLV_SHOWN = 200
+
+
+def _clv(valuation: ClvReport | str) -> list[Sheet]:
+    """Top customers by predicted value, and how that value is spread over the customers."""
+    if isinstance(valuation, str):
+        reason = (f"Not fitted: {valuation}",)
+        return [
+            Sheet(name="CLV", title="Predicted customer value", notes=reason),
+            Sheet(name="CLV distribution", title="Predicted value by decile of customers", notes=reason),
+        ]
+    options = valuation.options
+    bg, gg = valuation.purchases, valuation.spend
+    notes = (
+        f"BG/NBD r={bg.r:.4g} alpha={bg.alpha:.4g} a={bg.a:.4g} b={bg.b:.4g}; Gamma-Gamma p={gg.p:.4g} "
+        f"q={gg.q:.4g} gamma={gg.gamma:.4g}; {valuation.customers_fitted:,} customers fitted",
+        f"Purchases up to {options.until}; horizon {options.horizon_units} {options.unit}s; "
+        f"discount {options.monthly_discount:.2%} a month",
+    )
+    top = Sheet(
+        name="CLV",
+        title=f"Top {min(CLV_SHOWN, len(valuation.customers)):,} customers by predicted value",
+        notes=notes,
+        columns=[
+            Column("code", width=12),
+            Column("name", width=14),
+            Column("last purchase", DATE),
+            Column("repeat purchases", INTEGER),
+            Column("P(alive)", RATIO),
+            Column("expected purchases", DECIMAL),
+            Column("expected spend", MONEY),
+            Column("CLV", MONEY),
+        ],
+        rows=[
+            (
+                c.info.code,
+                c.info.name,
+                c.last_purchase,
+                c.x,
+                round(c.p_alive, 4),
+                round(c.expected_purchases, 4),
+                round(c.expected_spend) / 100,
+                round(c.clv) / 100,
+            )
+            for c in valuation.customers[:CLV_SHOWN]
+        ],
+    )
+    ranked = valuation.customers  # highest CLV first
+    total = sum(c.clv for c in ranked) or 1.0
+    deciles = []
+    for decile in range(10):
+        members = ranked[len(ranked) * decile // 10 : len(ranked) * (decile + 1) // 10]
+        if not members:
+            continue
+        value = sum(c.clv for c in members)
+        deciles.append(
+            (
+                f"top {(decile + 1) * 10}%" if decile else "top 10%",
+                len(members),
+                round(members[-1].clv) / 100,
+                round(members[0].clv) / 100,
+                round(value) / 100,
+                round(value / total, 4),
+            )
+        )
+    spread = Sheet(
+        name="CLV distribution",
+        title="Predicted value by decile of customers (highest first)",
+        columns=[
+            Column("decile", width=12),
+            Column("customers", INTEGER),
+            Column("lowest CLV", MONEY),
+            Column("highest CLV", MONEY),
+            Column("total CLV", MONEY),
+            Column("share", RATIO),
+        ],
+        rows=deciles,
+        charts=[Chart("bar", "Share of predicted value by decile", category=0, series=(5,))],
+    )
+    return [top, spread]
+
+
+def write_meeting_workbook(
+    path: Path, pack: MeetingPack, settings: Settings, *, mask_pii: bool, clv: ClvReport | str | None = None
+) -> None:
     formats = Formats(money=CURRENCY_FORMATS.get(settings.currency, f'#,##0.00 "{settings.currency}"'))
     sheets = [
         _summary(pack, settings),
@@ -390,5 +477,6 @@ def write_meeting_workbook(path: Path, pack: MeetingPack, settings: Settings, *,
         _at_risk(pack, mask_pii=mask_pii),
         _points(pack),
         _cohorts(pack),
+        *(_clv(clv) if clv is not None else []),
     ]
     write_workbook(path, sheets, formats=formats)

@@ -52,7 +52,17 @@ def test_sheets_and_summary_cards_match_the_json_report(cli: Cli, shop: Path) ->
     path = shop / "meeting.xlsx"
     report = _write(cli, path)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Trend", "Segments", "Customers", "At risk", "Points", "Cohorts"]
+    assert wb.sheetnames == [
+        "Summary",
+        "Trend",
+        "Segments",
+        "Customers",
+        "At risk",
+        "Points",
+        "Cohorts",
+        "CLV",
+        "CLV distribution",
+    ]
     summary = wb["Summary"]
     assert "2025-06" in str(summary["A1"].value) and AS_OF in str(summary["A2"].value)
     cards = {
@@ -164,3 +174,37 @@ def test_the_writer_stores_every_formula_like_text_as_text(tmp_path: Path) -> No
     # XML turns a bare carriage return into a line feed; what matters is that nothing is a formula.
     assert [c.value for c in cells] == [t.replace("\r", "\n") for t in texts]
     assert all(c.data_type == "s" for c in cells)
+
+
+def test_too_little_history_for_clv_says_so_on_the_clv_sheet(cli: Cli, shop: Path) -> None:
+    path = shop / "meeting.xlsx"
+    _write(cli, path)  # six customers: fewer than the ten repeat customers a fit needs
+    first_cells = [row[0] for row in openpyxl.load_workbook(path)["CLV"].iter_rows(values_only=True)]
+    assert any(str(cell).startswith("Not fitted:") for cell in first_cells)
+
+
+def test_clv_sheets_match_the_clv_report(cli: Cli, tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(3)
+    rows: list[list[object]] = [["order_no", "customer_code", "order_date", "amount"]]
+    for n in range(600):
+        rows.append(
+            [
+                f"S{n}",
+                f"C{rng.randrange(60)}",
+                f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                f"{rng.randint(2_000, 90_000) / 100:.2f}",
+            ]
+        )
+    assert cli("import", "orders", str(write_csv(tmp_path / "o.csv", rows))).exit_code == 0
+    path = tmp_path / "clv.xlsx"
+    cli("report", "--as-of", "2026-01-01", "--xlsx", str(path))
+    valued = json.loads(cli("report", "clv", "--as-of", "2026-01-01", "--format", "json").stdout)["customers"]
+    wb = openpyxl.load_workbook(path)
+    table = [r for r in wb["CLV"].iter_rows(values_only=True) if r[0] and str(r[0]).startswith("C")]
+    assert [r[0] for r in table] == [c["code"] for c in valued][: len(table)]
+    assert Decimal(str(table[0][7])) == Decimal(valued[0]["clv"])
+    deciles = [r for r in wb["CLV distribution"].iter_rows(values_only=True) if str(r[0]).startswith("top ")]
+    assert len(deciles) == 10 and sum(r[1] for r in deciles) == len(valued)
+    assert abs(sum(r[5] for r in deciles) - 1) < 0.001  # the shares add up to the whole
