@@ -15,7 +15,6 @@ import typer
 from sqlmodel import Session
 
 from cpm.cli import render, report_data, report_render
-from cpm.cli.report_workbook import write_meeting_workbook
 from cpm.cli.state import State
 from cpm.db import session_scope
 from cpm.errors import CpmError
@@ -200,6 +199,8 @@ def report(
                 )
             except CpmError as exc:  # too little history to fit: the sheet says so instead
                 valuation = exc.message
+            from cpm.cli.report_workbook import write_meeting_workbook  # openpyxl: only when writing one
+
             write_meeting_workbook(xlsx, pack, settings, mask_pii=mask_pii, clv=valuation)
             if not state.quiet:
                 render.message(f"Wrote {xlsx}")

@@ -175,6 +175,18 @@ def _cents(amount: Fraction) -> int:
     return int(hundredths)
 
 
+# The shape nearly every cell has (`1234.5`, `88`, `0.30`): read with integers, no Fraction.
+_PLAIN = re.compile(r"(\d{1,13})(?:\.(\d{1,2}))?")
+
+
+def _plain_cents(text: str) -> int | None:
+    match = _PLAIN.fullmatch(text)
+    if match is None:
+        return None
+    whole, fraction = match.groups()
+    return int(whole) * 100 + (int(fraction.ljust(2, "0")) if fraction else 0)
+
+
 def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
     """An amount in minor units (cents / 分). More than two decimals is refused, not rounded."""
     if isinstance(value, bool):
@@ -184,10 +196,18 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise BadValue(MONEY_EXPECTED)
+        shown = f"{abs(value):.15g}"
+        quick = _plain_cents(shown)
+        if quick is not None:
+            return -quick if value < 0 else quick
         # Excel keeps and shows 15 significant digits; what lies beyond them is binary noise
         # (0.1 + 0.2 is stored as 0.30000000000000004), while a third decimal within them is real
         # and would be silently lost. A tolerance relative to the amount let 10000.125 through.
         return _cents(Fraction(f"{value:.15g}"))
+    if not decimal_comma and isinstance(value, str):
+        quick = _plain_cents(value)
+        if quick is not None:
+            return quick
     text = unicodedata.normalize("NFKC", str(value)).strip()
     negative = False
     if text.startswith("(") and text.endswith(")"):

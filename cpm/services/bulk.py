@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import Index
+from sqlmodel import Session, SQLModel
 
 from cpm.db import raw_connection
 
@@ -40,6 +41,15 @@ def db_value(value: Any, *, sqlite: bool) -> Any:
     if sqlite and isinstance(value, date):
         return value.isoformat()
     return value
+
+
+BULK_LOAD_ROWS = 20_000
+
+
+def _secondary_indexes(table: str) -> list[Index]:
+    """The plain (non-unique) indexes of one of our tables, as the models declare them."""
+    declared = SQLModel.metadata.tables[table]
+    return sorted((i for i in declared.indexes if not i.unique), key=lambda i: str(i.name))
 
 
 def count_rows(session: Session, table: str) -> int:
@@ -75,8 +85,14 @@ def upsert(
         f"WHERE {guard}"
     )
     before = count_rows(session, table)
+    rebuild = _secondary_indexes(table) if before == 0 and total >= BULK_LOAD_ROWS else []
+    connection = session.connection()
+    for index in rebuild:  # filling an empty table: build these once at the end, not row by row
+        index.drop(connection)
     cursor = raw_connection(session).cursor()
     cursor.executemany(sql, rows)
+    for index in rebuild:
+        index.create(connection)
     changed = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else 0
     inserted = count_rows(session, table) - before
     updated = max(changed - inserted, 0)

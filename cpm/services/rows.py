@@ -160,7 +160,7 @@ def read_sheet(sheet: Sheet, fields: tuple[FieldSpec, ...], options: ReadOptions
             blank = True
             for name, index, parse, is_required in columns:
                 raw = cells[index] if index < width else None
-                if raw is None or raw == "" or (isinstance(raw, str) and not raw.strip()):
+                if raw is None or (raw.__class__ is str and (not raw or raw.isspace())):
                     values[name] = None
                     if is_required:
                         problems.append(
