@@ -6,7 +6,7 @@ SQL here is portable: SQLite and PostgreSQL both have INSERT … ON CONFLICT …
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -120,6 +120,18 @@ def insert_rows(
     mark = _placeholder(session)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     raw_connection(session).cursor().executemany(sql, rows)
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def stream(session: Session, sql: str, params: Sequence[Any], *, batch: int = 50_000) -> Iterator[Any]:
+    """Rows of `sql` (placeholders written `{}`) from the driver's cursor, in batches."""
+    cursor = raw_connection(session).cursor()
+    cursor.execute(sql.format(*([_placeholder(session)] * len(params))), params)
+    while chunk := cursor.fetchmany(batch):
+        yield from chunk
 
 
 def fetch_pairs(session: Session, sql: str) -> dict[Any, Any]:

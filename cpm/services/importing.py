@@ -32,10 +32,6 @@ CUSTOMER_COLUMNS = ("name", "phone", "email", "city", "joined_on", "birthday", "
 ORDER_OPTIONAL = ("quantity", "channel", "sales_rep")
 
 
-def _is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def import_customers(session: Session, request: ImportRequest) -> ImportSummary:
     """Insert new customers and update changed ones, keyed by customer_code.
 
@@ -74,7 +70,7 @@ def import_customers(session: Session, request: ImportRequest) -> ImportSummary:
     summary.records = len(chosen)
 
     batch = check.record_batch(session)
-    sqlite = _is_sqlite(session)
+    sqlite = bulk.is_sqlite(session)
     columns = ["customer_code", *present, "import_id"]
     values = ([code, *(bulk.db_value(v, sqlite=sqlite) for v in record), batch.id] for code, record in chosen)
     counts = bulk.upsert(
@@ -107,7 +103,7 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     summary.records = len(good)
 
     batch = check.record_batch(session)
-    sqlite = _is_sqlite(session)
+    sqlite = bulk.is_sqlite(session)
     names: dict[str, str | None] = {}
     for _, code, draft in good:
         if names.get(code) is None:
