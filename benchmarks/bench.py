@@ -181,13 +181,30 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baselines")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     orders = args.orders or (100_000 if args.quick else 1_000_000)
     customers = min(args.customers, max(orders // 20, 100))
     folder = DATA / f"{orders}x{customers}"
+    if args.generate_only:
+        generate(folder, orders=orders, customers=customers)
+        return
     if not (folder / "READY").exists():
         print(f"generating {orders:,} orders for {customers:,} customers in {folder} …", flush=True)
-        generate(folder, orders=orders, customers=customers)
+        # In a child process: Linux counts a parent's peak memory into every child it forks later,
+        # so a parent that held the generated rows would inflate every peak RSS measured below.
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--generate-only",
+                "--orders",
+                str(orders),
+                "--customers",
+                str(customers),
+            ],
+            check=True,
+        )
     work = folder / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
