@@ -440,7 +440,7 @@ def _clv(valuation: ClvReport | str) -> list[Sheet]:
         value = sum(c.clv for c in members)
         deciles.append(
             (
-                f"top {(decile + 1) * 10}%" if decile else "top 10%",
+                f"{decile * 10}–{(decile + 1) * 10}%",
                 len(members),
                 round(members[-1].clv) / 100,
                 round(members[0].clv) / 100,
@@ -452,7 +452,7 @@ def _clv(valuation: ClvReport | str) -> list[Sheet]:
         name="CLV distribution",
         title="Predicted value by decile of customers (highest first)",
         columns=[
-            Column("decile", width=12),
+            Column("customers ranked by CLV", width=14),
             Column("customers", INTEGER),
             Column("lowest CLV", MONEY),
             Column("highest CLV", MONEY),

@@ -205,6 +205,6 @@ def test_clv_sheets_match_the_clv_report(cli: Cli, tmp_path: Path) -> None:
     table = [r for r in wb["CLV"].iter_rows(values_only=True) if r[0] and str(r[0]).startswith("C")]
     assert [r[0] for r in table] == [c["code"] for c in valued][: len(table)]
     assert Decimal(str(table[0][7])) == Decimal(valued[0]["clv"])
-    deciles = [r for r in wb["CLV distribution"].iter_rows(values_only=True) if str(r[0]).startswith("top ")]
+    deciles = [r for r in wb["CLV distribution"].iter_rows(values_only=True) if str(r[0]).endswith("0%")]
     assert len(deciles) == 10 and sum(r[1] for r in deciles) == len(valued)
     assert abs(sum(r[5] for r in deciles) - 1) < 0.001  # the shares add up to the whole
