@@ -79,10 +79,15 @@ def upsert(
     updates = {c: f"excluded.{c}" for c in columns if c != key}
     updates.update(set_expressions or {})
     guard = " OR ".join(_distinct(session, f"{table}.{c}", f"excluded.{c}") for c in compared)
+    # A file with nothing but the key has nothing to compare, so nothing stored can change.
+    on_conflict = (
+        f"DO UPDATE SET {', '.join(f'{c} = {e}' for c, e in updates.items())} WHERE {guard}"
+        if guard
+        else "DO NOTHING"
+    )
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {', '.join(f'{c} = {e}' for c, e in updates.items())} "
-        f"WHERE {guard}"
+        f"ON CONFLICT ({key}) {on_conflict}"
     )
     before = count_rows(session, table)
     rebuild = _secondary_indexes(table) if before == 0 and total >= BULK_LOAD_ROWS else []

@@ -339,3 +339,17 @@ def test_stored_net_revenue_matches_an_independent_sum_and_reimport_is_a_no_op(
         conn = session.connection()
         for table in ("orders", "customers", "import_batches"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
+
+
+def test_a_customers_file_with_only_codes_inserts_new_ones_and_changes_nothing_else(
+    session: Session, tmp_path: Path
+) -> None:
+    run(session, "customers", write_xlsx(tmp_path / "a.xlsx", [["客户编号", "客户名称"], ["C1", "张三"]]))
+    summary = run(session, "customers", write_xlsx(tmp_path / "b.xlsx", [["客户编号"], ["C1"], ["C2"]]))
+    assert (summary.inserted, summary.updated, summary.unchanged) == (1, 0, 1)
+    rows = (
+        session.connection()
+        .exec_driver_sql("SELECT customer_code, name FROM customers ORDER BY 1")
+        .fetchall()
+    )
+    assert rows == [("C1", "张三"), ("C2", None)]
