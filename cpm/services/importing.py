@@ -118,7 +118,8 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     customer_ids = bulk.fetch_pairs(session, "SELECT customer_code, id FROM customers")
 
     present = [c for c in ORDER_OPTIONAL if c in parsed.match.columns]
-    refunds_known = "status" in parsed.match.columns or "refunded_amount" in parsed.match.columns
+    has_status = "status" in parsed.match.columns
+    has_refund = "refunded_amount" in parsed.match.columns
     columns = [
         "order_no",
         "customer_id",
@@ -131,19 +132,8 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         "import_id",
     ]
     compared = ["customer_id", "order_date", "amount", *present]
-    set_expressions: dict[str, str] = {}
-    if refunds_known:
-        compared += ["refunded_amount", "status"]
-    else:
-        # The file says nothing of refunds: keep the stored status and refund, recompute net.
-        set_expressions = {
-            "status": "orders.status",
-            "refunded_amount": "CASE WHEN orders.refunded_amount > excluded.amount "
-            "THEN excluded.amount ELSE orders.refunded_amount END",
-            "net_amount": "CASE WHEN orders.status = 'cancelled' THEN 0 "
-            "WHEN orders.refunded_amount > excluded.amount THEN 0 "
-            "ELSE excluded.amount - orders.refunded_amount END",
-        }
+    compared += [c for c, known in (("refunded_amount", has_refund), ("status", has_status)) if known]
+    set_expressions = _refund_updates(has_status=has_status, has_refund=has_refund)
 
     def values() -> Iterator[list[Any]]:
         for order_no, code, d in good:
@@ -174,6 +164,46 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     return check.finish_batch(session, batch)
 
 
+_CAPPED_STORED_REFUND = (
+    "CASE WHEN orders.refunded_amount > excluded.amount THEN excluded.amount ELSE orders.refunded_amount END"
+)
+
+
+def _refund_updates(*, has_status: bool, has_refund: bool) -> dict[str, str]:
+    """How a stored order's status, refund and net change when the file lacks one of those columns.
+
+    A column the file does not have keeps its stored value; the net amount follows from the
+    result. A file with a status but no refund column keeps the stored refund while the status
+    is unchanged, and takes the refund its lines imply (all of a refunded line) when it changes.
+    """
+    if has_status and has_refund:
+        return {}
+    if has_refund:  # refunds known, status not: keep the stored status
+        return {
+            "status": "orders.status",
+            "net_amount": "CASE WHEN orders.status = 'cancelled' THEN 0 "
+            "ELSE excluded.amount - excluded.refunded_amount END",
+        }
+    if has_status:
+        refund = (
+            f"CASE WHEN excluded.status = orders.status THEN {_CAPPED_STORED_REFUND} "
+            "ELSE excluded.refunded_amount END"
+        )
+        return {
+            "refunded_amount": refund,
+            "net_amount": "CASE WHEN excluded.status = 'cancelled' THEN 0 "
+            f"ELSE excluded.amount - ({refund}) END",
+        }
+    # The file says nothing of refunds: keep the stored status and refund, recompute net.
+    return {
+        "status": "orders.status",
+        "refunded_amount": _CAPPED_STORED_REFUND,
+        "net_amount": "CASE WHEN orders.status = 'cancelled' THEN 0 "
+        "WHEN orders.refunded_amount > excluded.amount THEN 0 "
+        "ELSE excluded.amount - orders.refunded_amount END",
+    }
+
+
 def list_imports(session: Session, *, limit: int | None = None) -> list[ImportBatch]:
     """Recorded imports, newest first."""
     query = select(ImportBatch).order_by(col(ImportBatch.id).desc())
@@ -187,9 +217,10 @@ def import_points(
 ) -> ImportSummary:
     """Opening balances from an older programme, one ledger row per file row.
 
-    A row's key is its content (customer, points, dates, note) and how many identical rows came
-    before it in the file, so importing the same file again posts nothing. earned_on defaults to
-    today, expires_on to earned_on + expiry_months. Unknown customer codes create customers.
+    A row's key is its content as written (customer, points, dates or blanks, note) and how many
+    identical rows came before it in the file, so importing the same file again — on any day,
+    under any expiry setting — posts nothing. earned_on defaults to today and may not be after
+    it; expires_on defaults to earned_on + expiry_months. Unknown customer codes create customers.
     """
     parsed = read_sheet(request.sheet, POINTS_FIELDS, request.options)
     check = ImportPass(session, "points", request, parsed)
@@ -202,16 +233,24 @@ def import_points(
         if values["points"] == 0:
             check.problem(row.number, "points", 0, "an opening balance of 0 points records nothing")
             continue
-        earned = values.get("earned_on") or today
-        expires = values.get("expires_on") or ledger.add_months(earned, settings.expiry_months)
+        given_earned, given_expires = values.get("earned_on"), values.get("expires_on")
+        earned = given_earned or today
+        if earned > today:
+            check.problem(
+                row.number, "earned_on", earned, f"is after today ({today}); points cannot be earned later"
+            )
+            continue
+        expires = given_expires or ledger.add_months(earned, settings.expiry_months)
         if expires <= earned:
             check.problem(row.number, "expires_on", expires, f"must be after the earned date {earned}")
             continue
+        # The key is the row as written: a blank date stays blank, so the defaults (today, the
+        # expiry setting) never make the same row look new on another day.
         content = (
             values["customer_code"],
             values["points"],
-            earned.isoformat(),
-            expires.isoformat(),
+            given_earned.isoformat() if given_earned else None,
+            given_expires.isoformat() if given_expires else None,
             values.get("note"),
         )
         seen[content] = seen.get(content, 0) + 1

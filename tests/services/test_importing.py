@@ -174,6 +174,71 @@ def test_columns_missing_from_a_later_file_keep_their_stored_values(session: Ses
     assert orders["S2"] == ("C1", "2025-01-02", 5000, 0, 0, 1, "门店", "cancelled")
 
 
+def test_a_file_with_refunds_but_no_status_keeps_the_stored_status(session: Session, tmp_path: Path) -> None:
+    full = write_xlsx(
+        tmp_path / "full.xlsx",
+        [
+            ORDER_HEADER,
+            ["S1", "C1", "2025-01-01", 100, 1, "淘宝", "已完成", None],
+            ["S2", "C1", "2025-01-02", 50, 1, "门店", "已取消", None],
+            ["S3", "C1", "2025-01-03", 80, 1, "门店", "已退款", None],
+        ],
+    )
+    run(session, "orders", full)
+    refunds = write_csv(
+        tmp_path / "refunds.csv",
+        [
+            ["order_no", "customer_code", "order_date", "amount", "refunded_amount"],
+            ["S1", "C1", "2025-01-01", "100", "30"],
+            ["S2", "C1", "2025-01-02", "50", "0"],
+            ["S3", "C1", "2025-01-03", "80", "80"],
+        ],
+    )
+    summary = run(session, "orders", refunds)
+    # S1 gains a refund of 30; S2 had no refund stored (cancelled) and the file says 0: unchanged;
+    # S3 was refunded in full (80) and the file says 80: unchanged.
+    assert (summary.updated, summary.unchanged) == (1, 2)
+    orders = orders_of(session)
+    assert orders["S1"] == ("C1", "2025-01-01", 10000, 3000, 7000, 1, "淘宝", "completed")
+    assert orders["S2"] == ("C1", "2025-01-02", 5000, 0, 0, 1, "门店", "cancelled")
+    assert orders["S3"] == ("C1", "2025-01-03", 8000, 8000, 0, 1, "门店", "refunded")
+    assert run(session, "orders", refunds).unchanged == 3
+
+
+def test_a_file_with_statuses_but_no_refunds_keeps_the_stored_refund(
+    session: Session, tmp_path: Path
+) -> None:
+    full = write_xlsx(
+        tmp_path / "full.xlsx",
+        [
+            ORDER_HEADER,
+            ["S1", "C1", "2025-01-01", 100, 1, "淘宝", "已完成", 40],
+            ["S2", "C1", "2025-01-02", 50, 1, "门店", "已完成", 10],
+            ["S3", "C1", "2025-01-03", 80, 1, "门店", "已退款", None],
+        ],
+    )
+    run(session, "orders", full)
+    statuses = write_csv(
+        tmp_path / "statuses.csv",
+        [
+            ["order_no", "customer_code", "order_date", "amount", "status"],
+            ["S1", "C1", "2025-01-01", "100", "completed"],
+            ["S2", "C1", "2025-01-02", "50", "refunded"],
+            ["S3", "C1", "2025-01-03", "80", "completed"],
+        ],
+    )
+    summary = run(session, "orders", statuses)
+    assert (summary.updated, summary.unchanged) == (2, 1)
+    orders = orders_of(session)
+    # S1: status unchanged, so its partial refund of 40 stays: net 60.
+    assert orders["S1"] == ("C1", "2025-01-01", 10000, 4000, 6000, 1, "淘宝", "completed")
+    # S2: now refunded, with no amount given: refunded in full.
+    assert orders["S2"] == ("C1", "2025-01-02", 5000, 5000, 0, 1, "门店", "refunded")
+    # S3: the refund was undone in the shop: completed, nothing refunded.
+    assert orders["S3"] == ("C1", "2025-01-03", 8000, 0, 8000, 1, "门店", "completed")
+    assert run(session, "orders", statuses).unchanged == 3
+
+
 def test_customers_update_the_columns_the_file_has(session: Session, tmp_path: Path) -> None:
     first = write_xlsx(
         tmp_path / "c1.xlsx",
