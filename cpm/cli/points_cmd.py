@@ -232,12 +232,18 @@ def adjust(
     _manual_result(state, "Adjusted", code, result)
 
 
+MAX_WITHIN_DAYS = 36_600  # 100 years: every lot expires within that
+
+
 def _days(value: str) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", value)
     if not match:
         raise typer.BadParameter(f"{value!r} is not a span such as 30d or 2w")
     number = int(match.group(1))
-    return number * 7 if match.group(2) == "w" else number
+    days = number * 7 if match.group(2) == "w" else number
+    if days > MAX_WITHIN_DAYS:
+        raise typer.BadParameter(f"{value!r} is too far ahead; give at most {MAX_WITHIN_DAYS:,} days")
+    return days
 
 
 @app.command("expiring")

@@ -52,13 +52,21 @@ class PeriodKind(StrEnum):
     year = "year"
 
 
+# Far enough from the calendar's ends that every window (≤ 100 years) and expiry (≤ 1,200 months)
+# computed from a date stays a date.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9899, 12, 31)
+
+
 def parse_day(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from exc
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise typer.BadParameter(f"{value} is out of range; use a date from {EARLIEST_DAY} to {LATEST_DAY}")
+    return day
 
 
 AsOf = Annotated[

@@ -78,6 +78,7 @@ class _OrderRow:
     order_date: date
     net: int
     basis_net: int | None  # None: never awarded
+    basis_customer: int | None = None  # the customer of the order's latest points row
 
 
 def _factor_text(value: Fraction) -> str:
@@ -101,7 +102,7 @@ CUSTOMERS = Customer.__table__.c  # type: ignore[attr-defined]  # the rows that 
 
 
 def _orders_to_examine(session: Session, settings: Settings, as_of: date) -> list[_OrderRow]:
-    """Orders never awarded that may earn, and awarded orders whose net amount changed since."""
+    """Orders never awarded that may earn, and awarded orders whose net amount or customer changed."""
     last = (
         select(col(PointsEntry.order_id).label("order_id"), func.max(PointsEntry.id).label("last_id"))
         .where(_ORDER_POINTS)
@@ -109,7 +110,11 @@ def _orders_to_examine(session: Session, settings: Settings, as_of: date) -> lis
         .subquery()
     )
     basis = (
-        select(last.c.order_id, col(PointsEntry.order_net).label("order_net"))
+        select(
+            last.c.order_id,
+            col(PointsEntry.order_net).label("order_net"),
+            col(PointsEntry.customer_id).label("customer_id"),
+        )
         .join(PointsEntry, col(PointsEntry.id) == last.c.last_id)
         .subquery()
     )
@@ -120,7 +125,10 @@ def _orders_to_examine(session: Session, settings: Settings, as_of: date) -> lis
     )
     if settings.programme_start is not None:
         new = and_(new, col(Order.order_date) >= settings.programme_start)
-    changed = and_(basis.c.order_id.is_not(None), basis.c.order_net != col(Order.net_amount))
+    changed = and_(
+        basis.c.order_id.is_not(None),
+        or_(basis.c.order_net != col(Order.net_amount), basis.c.customer_id != col(Order.customer_id)),
+    )
     query = (
         sa_select(
             ORDERS.id,
@@ -129,12 +137,15 @@ def _orders_to_examine(session: Session, settings: Settings, as_of: date) -> lis
             ORDERS.order_date,
             ORDERS.net_amount,
             basis.c.order_net,
+            basis.c.customer_id,
         )
         .outerjoin(basis, basis.c.order_id == ORDERS.id)
         .where(ORDERS.order_date < as_of, or_(new, changed))
         .order_by(ORDERS.customer_id, ORDERS.order_date, ORDERS.id)
     )
-    return [_OrderRow(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), r[5]) for r in session.execute(query)]
+    return [
+        _OrderRow(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), r[5], r[6]) for r in session.execute(query)
+    ]
 
 
 class _Poster:
@@ -227,134 +238,229 @@ def _spend_before(history: tuple[list[date], list[int], int], day: date, window_
     return totals[bisect_left(dates, day)] - totals[bisect_left(dates, day - timedelta(days=window_days))]
 
 
-def _earn_new(session: Session, settings: Settings, orders: list[_OrderRow], poster: _Poster) -> None:
-    customer_ids = [o.customer_id for o in orders]
-    histories = _histories(session, customer_ids)
-    info: dict[int, tuple[str, date | None]] = {}
-    ids = sorted(set(customer_ids))
-    for start in range(0, len(ids), 500):
-        query = sa_select(CUSTOMERS.id, CUSTOMERS.customer_code, CUSTOMERS.birthday).where(
-            CUSTOMERS.id.in_(ids[start : start + 500])
+class _Earning:
+    """What an order earns for its customer under the rules in force: the factor (rate × the tier
+    held on the order date × the birthday multiplier), and whether it is their bonus order."""
+
+    def __init__(self, session: Session, settings: Settings, customer_ids: Sequence[int]) -> None:
+        self.settings = settings
+        self.histories = _histories(session, customer_ids)
+        self.info: dict[int, tuple[str, date | None]] = {}
+        ids = sorted(set(customer_ids))
+        for start in range(0, len(ids), 500):
+            query = sa_select(CUSTOMERS.id, CUSTOMERS.customer_code, CUSTOMERS.birthday).where(
+                CUSTOMERS.id.in_(ids[start : start + 500])
+            )
+            self.info.update({int(cid): (code, birthday) for cid, code, birthday in session.execute(query)})
+        # Customers granted a bonus once (even if taken back since): never granted again.
+        self.with_bonus = set(
+            session.exec(
+                select(PointsEntry.customer_id).where(
+                    col(PointsEntry.kind) == EARN,
+                    col(PointsEntry.factor).is_(None),
+                    col(PointsEntry.order_id).is_not(None),
+                )
+            ).all()
         )
-        info.update({int(cid): (code, birthday) for cid, code, birthday in session.execute(query)})
-    with_bonus = set(
-        session.exec(
-            select(PointsEntry.customer_id).where(
-                col(PointsEntry.kind) == EARN,
-                col(PointsEntry.factor).is_(None),
-                col(PointsEntry.order_id).is_not(None),
-            )
-        ).all()
-    )
-    summary = poster.summary
-    factors: dict[tuple[str, bool], tuple[Fraction, str]] = {}
-    for tier, multiplier in settings.tier_multipliers:
-        for birthday_month in (False, True):
-            factor = (
-                settings.points_rate * multiplier * (settings.birthday_multiplier if birthday_month else 1)
-            )
-            factors[tier, birthday_month] = (factor, _factor_text(factor))
-    expiries: dict[date, date] = {}
-    for order in orders:
-        code, birthday = info[order.customer_id]
-        history = histories[order.customer_id]
-        tier = tier_for(_spend_before(history, order.order_date, settings.window_days), settings)
+        self.factors: dict[tuple[str, bool], tuple[Fraction, str]] = {}
+        for tier, multiplier in settings.tier_multipliers:
+            for birthday_month in (False, True):
+                factor = (
+                    settings.points_rate
+                    * multiplier
+                    * (settings.birthday_multiplier if birthday_month else 1)
+                )
+                self.factors[tier, birthday_month] = (factor, _factor_text(factor))
+        self._expiries: dict[date, date] = {}
+
+    def code(self, customer_id: int) -> str:
+        return self.info[customer_id][0]
+
+    def factor(self, order: _OrderRow) -> tuple[Fraction, str, str]:
+        """(factor, its text, tier) for the order's customer on the order date."""
+        birthday = self.info[order.customer_id][1]
+        history = self.histories[order.customer_id]
+        tier = tier_for(_spend_before(history, order.order_date, self.settings.window_days), self.settings)
         birthday_month = birthday is not None and birthday.month == order.order_date.month
-        factor, factor_text = factors[tier, birthday_month]
-        points = _points(order.net, factor)
-        expires = expiries.get(order.order_date)
+        factor, text = self.factors[tier, birthday_month]
+        return factor, text, tier
+
+    def expires(self, order_date: date) -> date:
+        expires = self._expiries.get(order_date)
         if expires is None:
-            expires = expiries[order.order_date] = add_months(order.order_date, settings.expiry_months)
+            expires = self._expiries[order_date] = add_months(order_date, self.settings.expiry_months)
+        return expires
+
+    def grant_bonus(self, order: _OrderRow, poster: _Poster) -> None:
+        """The first-order bonus, if this order (which earns) is the customer's first counted one."""
+        bonus = self.settings.first_order_bonus
+        history = self.histories.get(order.customer_id)
+        if not bonus or history is None or order.id != history[2] or order.customer_id in self.with_bonus:
+            return
+        poster.add(
+            natural_key=f"first-order-bonus:{self.code(order.customer_id)}",
+            customer_id=order.customer_id,
+            kind=EARN,
+            points=bonus,
+            effective_on=order.order_date,
+            order_id=order.id,
+            earned_on=order.order_date,
+            expires_on=self.expires(order.order_date),
+            note=f"first-order bonus, order {order.order_no}",
+        )
+        self.with_bonus.add(order.customer_id)
+        poster.summary.bonuses += 1
+        poster.summary.bonus_points += bonus
+
+
+def _earn_new(earning: _Earning, orders: list[_OrderRow], poster: _Poster) -> None:
+    summary = poster.summary
+    for order in orders:
+        factor, factor_text, tier = earning.factor(order)
+        points = _points(order.net, factor)
+        if points <= 0:  # e.g. 0.50 at 1 point per unit: nothing earned, so no bonus either
+            continue
+        poster.add(
+            natural_key=f"earn:{order.order_no}",
+            customer_id=order.customer_id,
+            kind=EARN,
+            points=points,
+            effective_on=order.order_date,
+            order_id=order.id,
+            order_net=order.net,
+            factor=factor_text,
+            earned_on=order.order_date,
+            expires_on=earning.expires(order.order_date),
+            note=f"order {order.order_no} ({tier})",
+        )
+        summary.orders_earned += 1
+        summary.points_earned += points
+        earning.grant_bonus(order, poster)
+
+
+@dataclass
+class _Held:
+    """What the ledger holds for one order: its points rows per customer, and bonuses per customer."""
+
+    points: dict[int, int] = field(default_factory=dict)
+    rows: int = 0
+    factor: str = "0"  # the factor of its latest points row
+    bonuses: dict[int, tuple[str, int]] = field(default_factory=dict)  # customer: (code key, net)
+
+
+def _held(session: Session, order_ids: list[int]) -> dict[int, _Held]:
+    result: dict[int, _Held] = {}
+    for start in range(0, len(order_ids), 500):
+        chunk = order_ids[start : start + 500]
+        query = (
+            sa_select(
+                col(PointsEntry.order_id),
+                col(PointsEntry.customer_id),
+                col(PointsEntry.points),
+                col(PointsEntry.factor),
+                col(PointsEntry.natural_key),
+                col(PointsEntry.kind),
+            )
+            .where(col(PointsEntry.order_id).in_(chunk))
+            .order_by(col(PointsEntry.id))
+        )
+        for order_id, customer_id, points, factor, key, kind in session.execute(query):
+            held = result.setdefault(int(order_id), _Held())
+            if factor is None:  # a first-order bonus, or its taking back
+                granted, net = held.bonuses.get(customer_id, ("", 0))
+                held.bonuses[customer_id] = (key if kind == EARN else granted, net + points)
+                continue
+            held.points[customer_id] = held.points.get(customer_id, 0) + points
+            held.rows += 1
+            held.factor = factor
+    return result
+
+
+@dataclass(frozen=True)
+class _CorrectionPoster:
+    """Posts the n-th correction row of one order (`order:<order_no>:<n>`), dated as of the award."""
+
+    poster: _Poster
+    order: _OrderRow
+    settings: Settings
+    as_of: date
+
+    def __call__(self, number: int, customer_id: int, points: int, factor_text: str, note: str) -> None:
+        order, summary = self.order, self.poster.summary
+        self.poster.add(
+            natural_key=f"order:{order.order_no}:{number}",
+            customer_id=customer_id,
+            kind=EARN if points > 0 else REVERSE,
+            points=points,
+            effective_on=self.as_of,
+            order_id=order.id,
+            order_net=order.net,
+            factor=factor_text,
+            earned_on=order.order_date if points > 0 else None,
+            expires_on=add_months(order.order_date, self.settings.expiry_months) if points > 0 else None,
+            note=note,
+        )
         if points > 0:
-            poster.add(
-                natural_key=f"earn:{order.order_no}",
-                customer_id=order.customer_id,
-                kind=EARN,
-                points=points,
-                effective_on=order.order_date,
-                order_id=order.id,
-                order_net=order.net,
-                factor=factor_text,
-                earned_on=order.order_date,
-                expires_on=expires,
-                note=f"order {order.order_no} ({tier})",
-            )
-            summary.orders_earned += 1
-            summary.points_earned += points
-        bonus = settings.first_order_bonus
-        if bonus and order.id == history[2] and order.customer_id not in with_bonus:
-            poster.add(
-                natural_key=f"first-order-bonus:{code}",
-                customer_id=order.customer_id,
-                kind=EARN,
-                points=bonus,
-                effective_on=order.order_date,
-                order_id=order.id,
-                earned_on=order.order_date,
-                expires_on=expires,
-                note=f"first-order bonus, order {order.order_no}",
-            )
-            with_bonus.add(order.customer_id)
-            summary.bonuses += 1
-            summary.bonus_points += bonus
+            summary.points_topped_up += points
+        else:
+            summary.points_reversed += -points
 
 
 def _correct(
     session: Session, settings: Settings, orders: list[_OrderRow], poster: _Poster, *, as_of: date
 ) -> None:
+    """Bring each changed order's points in line with its net amount and its customer.
+
+    Same customer: the target is floor(net × the factor it earned at) while the order counts
+    (rules changed since — minimum, programme start — do not matter once it has earned). Moved
+    to another customer: the old customer's points are reversed, and the order earns for the new
+    customer as a new order would (their tier and birthday, the rules in force).
+    """
     summary = poster.summary
-    ids = [o.id for o in orders]
-    sums: dict[int, tuple[int, int, str]] = {}
-    bonus_rows: dict[int, list[PointsEntry]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for entry in session.exec(
-            select(PointsEntry).where(col(PointsEntry.order_id).in_(chunk)).order_by(col(PointsEntry.id))
-        ):
-            assert entry.order_id is not None
-            if entry.factor is None:
-                bonus_rows.setdefault(entry.order_id, []).append(entry)
-                continue
-            total, count, _ = sums.get(entry.order_id, (0, 0, entry.factor))
-            sums[entry.order_id] = (total + entry.points, count + 1, entry.factor)
+    held_by_order = _held(session, [o.id for o in orders])
+    moved = [o for o in orders if o.basis_customer != o.customer_id]
+    earning = _Earning(session, settings, [o.customer_id for o in moved]) if moved else None
     for order in orders:
-        posted, count, factor_text = sums[order.id]
-        factor = Fraction(Decimal(factor_text))
-        target = _points(order.net, factor) if _earns(order.order_date, order.net, settings) else 0
-        difference = target - posted
+        held = held_by_order[order.id]
+        rows = held.rows
+        post = _CorrectionPoster(poster, order, settings, as_of)
+        note = f"{order.order_no}: net {(order.basis_net or 0) / 100:.2f} → {order.net / 100:.2f}"
+
+        corrected = False
+        for customer_id, points in held.points.items():
+            if customer_id != order.customer_id and points:
+                rows += 1
+                post(rows, customer_id, -points, held.factor, f"{order.order_no} moved to another customer")
+                corrected = True
+        if order.basis_customer == order.customer_id:
+            factor_text = held.factor
+            target = _points(order.net, Fraction(Decimal(factor_text))) if order.net > 0 else 0
+        else:
+            assert earning is not None
+            factor, factor_text, tier = earning.factor(order)
+            earns = _earns(order.order_date, order.net, settings)
+            target = _points(order.net, factor) if earns else 0
+            note = f"{order.order_no} now belongs to this customer ({tier})"
+        difference = target - held.points.get(order.customer_id, 0)
         if difference:
-            kind = EARN if difference > 0 else REVERSE
-            poster.add(
-                natural_key=f"order:{order.order_no}:{count + 1}",
-                customer_id=order.customer_id,
-                kind=kind,
-                points=difference,
-                effective_on=as_of,
-                order_id=order.id,
-                order_net=order.net,
-                factor=factor_text,
-                earned_on=order.order_date if difference > 0 else None,
-                expires_on=add_months(order.order_date, settings.expiry_months) if difference > 0 else None,
-                note=f"{order.order_no}: net {(order.basis_net or 0) / 100:.2f} → {order.net / 100:.2f}",
-            )
-            summary.orders_corrected += 1
-            if difference > 0:
-                summary.points_topped_up += difference
-            else:
-                summary.points_reversed += -difference
-        bonus = bonus_rows.get(order.id, [])
-        if target == 0 and len(bonus) == 1:
-            granted = bonus[0]
-            poster.add(
-                natural_key=f"{granted.natural_key}:reversed",
-                customer_id=order.customer_id,
-                kind=REVERSE,
-                points=-granted.points,
-                effective_on=as_of,
-                order_id=order.id,
-                note=f"first-order bonus taken back: order {order.order_no} no longer counts",
-            )
-            summary.points_reversed += granted.points
+            rows += 1
+            post(rows, order.customer_id, difference, factor_text, note)
+            corrected = True
+        summary.orders_corrected += corrected
+        for customer_id, (granted, net) in held.bonuses.items():
+            if net > 0 and (customer_id != order.customer_id or order.net <= 0):
+                poster.add(
+                    natural_key=f"first-order-bonus-reversed:{granted.removeprefix('first-order-bonus:')}",
+                    customer_id=customer_id,
+                    kind=REVERSE,
+                    points=-net,
+                    effective_on=as_of,
+                    order_id=order.id,
+                    note=f"first-order bonus taken back: order {order.order_no} no longer counts for them",
+                )
+                summary.points_reversed += net
+        if earning is not None and target > 0 and order.basis_customer != order.customer_id:
+            earning.grant_bonus(order, poster)
 
 
 def _expire(session: Session, poster: _Poster, *, as_of: date) -> None:
@@ -394,7 +500,7 @@ def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
     new = [o for o in orders if o.basis_net is None]
     changed = [o for o in orders if o.basis_net is not None]
     if new:
-        _earn_new(session, settings, new, poster)
+        _earn_new(_Earning(session, settings, [o.customer_id for o in new]), new, poster)
     if changed:
         _correct(session, settings, changed, poster, as_of=as_of)
     poster.flush()  # expiry must see the lots just earned (old orders can be past their date)

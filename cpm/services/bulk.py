@@ -69,16 +69,20 @@ def upsert(
     rows: Iterable[Sequence[Any]],
     total: int,
     set_expressions: dict[str, str] | None = None,
+    changed_when: str | None = None,
 ) -> UpsertCounts:
     """Insert new rows; update existing ones (by `key`) only where a `compared` column differs.
 
     `columns` are the columns of each row; `set_expressions` overrides how a column is updated
-    (e.g. a value derived from stored and incoming columns). Returns what happened to the rows.
+    (e.g. a value derived from stored and incoming columns); `changed_when` is one more SQL
+    condition under which a row counts as changed. Returns what happened to the rows.
     """
     mark = _placeholder(session)
     updates = {c: f"excluded.{c}" for c in columns if c != key}
     updates.update(set_expressions or {})
-    guard = " OR ".join(_distinct(session, f"{table}.{c}", f"excluded.{c}") for c in compared)
+    conditions = [_distinct(session, f"{table}.{c}", f"excluded.{c}") for c in compared]
+    conditions += [f"({changed_when})"] if changed_when else []
+    guard = " OR ".join(conditions)
     # A file with nothing but the key has nothing to compare, so nothing stored can change.
     on_conflict = (
         f"DO UPDATE SET {', '.join(f'{c} = {e}' for c, e in updates.items())} WHERE {guard}"

@@ -134,6 +134,12 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     compared = ["customer_id", "order_date", "amount", *present]
     compared += [c for c, known in (("refunded_amount", has_refund), ("status", has_status)) if known]
     set_expressions = _refund_updates(has_status=has_status, has_refund=has_refund)
+    # Status only: a refunded line inside a still-completed order changes the refund, not the status.
+    changed_when = (
+        "excluded.refunded_amount > 0 AND orders.refunded_amount != excluded.refunded_amount"
+        if has_status and not has_refund
+        else None
+    )
 
     def values() -> Iterator[list[Any]]:
         for order_no, code, d in good:
@@ -159,6 +165,7 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         rows=values(),
         total=len(good),
         set_expressions=set_expressions,
+        changed_when=changed_when,
     )
     summary.inserted, summary.updated, summary.unchanged = counts.inserted, counts.updated, counts.unchanged
     return check.finish_batch(session, batch)
@@ -173,8 +180,9 @@ def _refund_updates(*, has_status: bool, has_refund: bool) -> dict[str, str]:
     """How a stored order's status, refund and net change when the file lacks one of those columns.
 
     A column the file does not have keeps its stored value; the net amount follows from the
-    result. A file with a status but no refund column keeps the stored refund while the status
-    is unchanged, and takes the refund its lines imply (all of a refunded line) when it changes.
+    result. A file with a status but no refund column refunds what its lines imply (all of a
+    refunded line); only a completed order with nothing refunded in the file keeps the stored
+    (partial) refund of a completed order.
     """
     if has_status and has_refund:
         return {}
@@ -186,8 +194,8 @@ def _refund_updates(*, has_status: bool, has_refund: bool) -> dict[str, str]:
         }
     if has_status:
         refund = (
-            f"CASE WHEN excluded.status = orders.status THEN {_CAPPED_STORED_REFUND} "
-            "ELSE excluded.refunded_amount END"
+            "CASE WHEN excluded.status = 'completed' AND orders.status = 'completed' "
+            f"AND excluded.refunded_amount = 0 THEN {_CAPPED_STORED_REFUND} ELSE excluded.refunded_amount END"
         )
         return {
             "refunded_amount": refund,

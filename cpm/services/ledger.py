@@ -202,6 +202,9 @@ def existing(session: Session, natural_key: str) -> PointsEntry | None:
     return session.exec(select(PointsEntry).where(PointsEntry.natural_key == natural_key)).first()
 
 
+MAX_MANUAL_POINTS = 1_000_000_000
+
+
 @dataclass(frozen=True)
 class ManualResult:
     entry: PointsEntry
@@ -223,6 +226,11 @@ def _manual(
 ) -> ManualResult:
     if not reason.strip():
         raise CpmError(f"a {kind} needs a reason", hint='Say why with --reason "…".')
+    if abs(points) > MAX_MANUAL_POINTS:
+        raise CpmError(
+            f"{abs(points):,} points is more than one {kind} may move (at most {MAX_MANUAL_POINTS:,})",
+            hint="Check the number; split a genuine larger change into several.",
+        )
     customer = customer_by_code(session, code)
     assert customer.id is not None
     natural_key = f"{kind}:{key}" if key else f"{kind}:{uuid.uuid4()}"

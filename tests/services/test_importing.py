@@ -205,7 +205,7 @@ def test_a_file_with_refunds_but_no_status_keeps_the_stored_status(session: Sess
     assert run(session, "orders", refunds).unchanged == 3
 
 
-def test_a_file_with_statuses_but_no_refunds_keeps_the_stored_refund(
+def test_a_file_with_statuses_but_no_refunds_keeps_only_a_completed_orders_stored_refund(
     session: Session, tmp_path: Path
 ) -> None:
     full = write_xlsx(
@@ -215,6 +215,9 @@ def test_a_file_with_statuses_but_no_refunds_keeps_the_stored_refund(
             ["S1", "C1", "2025-01-01", 100, 1, "淘宝", "已完成", 40],
             ["S2", "C1", "2025-01-02", 50, 1, "门店", "已完成", 10],
             ["S3", "C1", "2025-01-03", 80, 1, "门店", "已退款", None],
+            ["S4", "C1", "2025-01-04", 80, 1, "门店", "已退款", None],
+            ["S5", "C1", "2025-01-05", 30, 1, "门店", "已完成", None],
+            ["S5", "C1", "2025-01-05", 20, 1, "门店", "已完成", None],
         ],
     )
     run(session, "orders", full)
@@ -225,18 +228,25 @@ def test_a_file_with_statuses_but_no_refunds_keeps_the_stored_refund(
             ["S1", "C1", "2025-01-01", "100", "completed"],
             ["S2", "C1", "2025-01-02", "50", "refunded"],
             ["S3", "C1", "2025-01-03", "80", "completed"],
+            ["S4", "C1", "2025-01-04", "120", "refunded"],
+            ["S5", "C1", "2025-01-05", "30", "completed"],
+            ["S5", "C1", "2025-01-05", "20", "refunded"],
         ],
     )
     summary = run(session, "orders", statuses)
-    assert (summary.updated, summary.unchanged) == (2, 1)
+    assert (summary.updated, summary.unchanged) == (4, 1)
     orders = orders_of(session)
-    # S1: status unchanged, so its partial refund of 40 stays: net 60.
+    # S1: still completed and nothing refunded in this file: its partial refund of 40 stays.
     assert orders["S1"] == ("C1", "2025-01-01", 10000, 4000, 6000, 1, "淘宝", "completed")
     # S2: now refunded, with no amount given: refunded in full.
     assert orders["S2"] == ("C1", "2025-01-02", 5000, 5000, 0, 1, "门店", "refunded")
     # S3: the refund was undone in the shop: completed, nothing refunded.
     assert orders["S3"] == ("C1", "2025-01-03", 8000, 0, 8000, 1, "门店", "completed")
-    assert run(session, "orders", statuses).unchanged == 3
+    # S4: refunded, and its amount corrected to 120: all of it refunded.
+    assert orders["S4"] == ("C1", "2025-01-04", 12000, 12000, 0, 1, "门店", "refunded")
+    # S5: one of its two lines refunded: the order stays completed with 20 refunded.
+    assert orders["S5"] == ("C1", "2025-01-05", 5000, 2000, 3000, 2, "门店", "completed")
+    assert run(session, "orders", statuses).unchanged == 5
 
 
 def test_customers_update_the_columns_the_file_has(session: Session, tmp_path: Path) -> None:

@@ -95,3 +95,109 @@ def test_an_opening_balance_earned_after_today_is_refused(db: Database, tmp_path
     problems = raised.value.problems
     assert [(p.row, p.column, p.value) for p in problems] == [(3, "earned_on", date(2026, 3, 2))]
     assert table_rows(db, "SELECT COUNT(*) FROM points_ledger") == [(0,)]
+
+
+def orders_file(tmp_path: Path, name: str, *rows: list[str], header: list[str] = ORDERS_HEADER) -> Path:
+    return write_csv(tmp_path / name, [header, *rows])
+
+
+def test_an_order_moved_to_another_customer_moves_its_points_and_bonus(db: Database, tmp_path: Path) -> None:
+    rules = Settings(first_order_bonus=50)
+    import_orders(
+        db,
+        orders_file(
+            tmp_path,
+            "a.csv",
+            ["O0", "C2", "2025-01-10", "6000.00", "completed"],
+            ["O1", "C1", "2025-02-01", "100.00", "completed"],
+        ),
+    )
+    award(db, date(2025, 3, 1), rules)
+    assert balances(db) == {"C1": 100 + 50, "C2": 6000 + 50}
+    # The order was keyed to the wrong customer: the shop corrects it and imports again.
+    import_orders(db, orders_file(tmp_path, "b.csv", ["O1", "C2", "2025-02-01", "100.00", "completed"]))
+    summary = award(db, date(2025, 3, 2), rules)
+    # C1 gives back the order's points and the bonus it brought; C2, VIP on 2025-02-01 (6,000 spent
+    # in the year before), earns 100 × 1.2 = 120. O1 is not C2's first order: no second bonus.
+    assert ledger(db)[4:] == [
+        ("order:O1:2", "C1", "reverse", -100),
+        ("order:O1:3", "C2", "earn", 120),
+        ("first-order-bonus-reversed:C1", "C1", "reverse", -50),
+    ]
+    assert balances(db) == {"C1": 0, "C2": 6000 + 50 + 120}
+    assert (summary.points_reversed, summary.points_topped_up, summary.orders_corrected) == (150, 120, 1)
+    before = ledger(db)
+    assert award(db, date(2025, 3, 3), rules).customers_touched == 0
+    assert ledger(db) == before
+    # Moved back: C2 gives back its 120, C1 earns 100 again (the bonus, taken back, is not re-granted).
+    import_orders(db, orders_file(tmp_path, "c.csv", ["O1", "C1", "2025-02-01", "100.00", "completed"]))
+    award(db, date(2025, 3, 4), rules)
+    assert ledger(db)[len(before) :] == [
+        ("order:O1:4", "C2", "reverse", -120),
+        ("order:O1:5", "C1", "earn", 100),
+    ]
+    assert balances(db) == {"C1": 100, "C2": 6050}
+
+
+def test_an_order_earning_no_points_brings_no_first_order_bonus(db: Database, tmp_path: Path) -> None:
+    rules = Settings(first_order_bonus=50)
+    import_orders(
+        db,
+        orders_file(
+            tmp_path,
+            "a.csv",
+            ["O1", "C1", "2025-02-01", "0.50", "completed"],
+            ["O2", "C1", "2025-02-02", "10.00", "completed"],
+        ),
+    )
+    award(db, date(2025, 3, 1), rules)
+    # O1 counts (net 0.50 > 0) but earns floor(0.50 × 1) = 0: it is the first order, yet it earns
+    # nothing, so there is no bonus; O2 is not the first order.
+    assert ledger(db) == [("earn:O2", "C1", "earn", 10)]
+
+
+def test_rules_changed_after_an_order_earned_do_not_rewrite_its_points(db: Database, tmp_path: Path) -> None:
+    header = [*ORDERS_HEADER, "refunded_amount"]
+    import_orders(
+        db,
+        orders_file(tmp_path, "a.csv", ["O1", "C1", "2025-02-01", "100.00", "completed", ""], header=header),
+    )
+    award(db, date(2025, 3, 1))
+    import_orders(
+        db,
+        orders_file(
+            tmp_path, "b.csv", ["O1", "C1", "2025-02-01", "100.00", "completed", "40"], header=header
+        ),
+    )
+    # Since then the shop raised the minimum to 200.00 and started a new programme in 2025-06.
+    stricter = Settings(minimum_order=20_000, programme_start=date(2025, 6, 1))
+    award(db, date(2025, 3, 2), stricter)
+    # 40 refunded: floor(60 × 1) = 60 is what the order now earns, at the factor it earned at.
+    assert ledger(db) == [("earn:O1", "C1", "earn", 100), ("order:O1:2", "C1", "reverse", -40)]
+
+
+def test_the_bonus_stays_while_its_order_counts_and_goes_when_it_stops(db: Database, tmp_path: Path) -> None:
+    rules = Settings(first_order_bonus=50)
+    header = [*ORDERS_HEADER, "refunded_amount"]
+    import_orders(
+        db, orders_file(tmp_path, "a.csv", ["O1", "C1", "2025-02-01", "1.00", "completed", ""], header=header)
+    )
+    award(db, date(2025, 3, 1), rules)
+    assert balances(db) == {"C1": 51}
+    # Half refunded: 0.50 still counts, earning floor(0.50) = 0; the bonus stays.
+    import_orders(
+        db,
+        orders_file(
+            tmp_path, "b.csv", ["O1", "C1", "2025-02-01", "1.00", "completed", "0.50"], header=header
+        ),
+    )
+    award(db, date(2025, 3, 2), rules)
+    assert balances(db) == {"C1": 50}
+    # Refunded in full: the order no longer counts, so the bonus goes too.
+    import_orders(
+        db,
+        orders_file(tmp_path, "c.csv", ["O1", "C1", "2025-02-01", "1.00", "refunded", "1.00"], header=header),
+    )
+    award(db, date(2025, 3, 3), rules)
+    assert ledger(db)[-1] == ("first-order-bonus-reversed:C1", "C1", "reverse", -50)
+    assert balances(db) == {"C1": 0}

@@ -156,6 +156,7 @@ class Model:
         self.accounts: dict[str, ModelAccount] = {}
         self.customers: set[str] = set()
         self.events: set[str] = set()  # what an example exercised, for --hypothesis-show-statistics
+        self.openings: set[tuple[tuple[str, int, str, str], int]] = set()  # opening rows posted
 
     def account(self, code: str) -> ModelAccount:
         return self.accounts.setdefault(code, ModelAccount())
@@ -499,6 +500,13 @@ class Run:
                 ]
             )
             self.model.customers.add(code)
+            # A row is one fact, known by what it says (a blank date stays blank) and how many
+            # identical rows came before it in its file: the same row again is the same fact.
+            content = (code, spec.points, rows[-1][2], rows[-1][3])
+            occurrence = sum(1 for row in rows if (row[0], int(row[1]), row[2], row[3]) == content)
+            if (content, occurrence) in self.model.openings:
+                continue
+            self.model.openings.add((content, occurrence))
             account = self.model.account(code)
             if spec.points > 0:
                 account.credit(spec.points, earned, expires)
