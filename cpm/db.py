@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from cpm.errors import CpmError, DatabaseUnavailable, SchemaOutdated
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
@@ -178,24 +178,43 @@ def migrations_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+# Alembic is imported only where it is used: most commands just compare two revision names, and
+# importing it costs a large part of a short command's time.
+
+
 def alembic_config(db: Database) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     return cfg
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:'([^']*)'|None)", re.MULTILINE)
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config(Database("sqlite://", None))).get_current_head()
-    assert head is not None, "the package ships no migrations"
-    return head
+    """The newest migration shipped: the revision no other one revises (read from the files,
+    without importing Alembic; a test checks it against Alembic's own answer)."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (migrations_dir() / "versions").glob("*.py"):
+        for name, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            if value:
+                (revisions if name == "revision" else revised).add(value)
+    heads = revisions - revised
+    assert len(heads) == 1, f"the package ships {len(heads)} migration heads"
+    return heads.pop()
 
 
 def current_revision(db: Database) -> str | None:
     engine = get_engine(db)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     except DBAPIError as exc:
         raise translate_db_error(exc, db) from exc
 
@@ -250,6 +269,8 @@ def upgrade(db: Database) -> tuple[str | None, str]:
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
+            from alembic import command
+
             command.upgrade(cfg, "head")
     except DBAPIError as exc:
         raise translate_db_error(exc, db) from exc

@@ -119,13 +119,17 @@ class PointsEntry(SQLModel, table=True):
         Index("ix_points_ledger_customer_effective", "customer_id", "effective_on", "id"),
         Index("ix_points_ledger_order", "order_id", "id"),
         Index("ix_points_ledger_lot", "lot_id"),
+        Index("ix_points_ledger_expires", "expires_on"),
+        # A unique index rather than a UNIQUE constraint: a bulk award can drop and rebuild it,
+        # and the rebuild fails (and the award with it) if any key were ever posted twice.
+        Index("ux_points_ledger_natural_key", "natural_key", unique=True),
         CheckConstraint(
             "kind IN ('earn', 'reverse', 'redeem', 'expire', 'adjust', 'opening')", name="kind_known"
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    natural_key: str = Field(unique=True, max_length=200)
+    natural_key: str = Field(max_length=200)
     customer_id: int = Field(foreign_key="customers.id")
     kind: str = Field(max_length=16)
     points: int
@@ -138,4 +142,18 @@ class PointsEntry(SQLModel, table=True):
     expires_on: date | None = None
     rules_version: str = Field(max_length=16)
     note: str | None = None
+    created_at: datetime
+
+
+class AwardRun(SQLModel, table=True):
+    """One completed `cpm award`: what it had seen, so the next run can skip what cannot have
+    changed since (orders untouched by any import, lots already closed)."""
+
+    __tablename__ = "award_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    as_of: date
+    rules_version: str = Field(max_length=16)
+    last_import_id: int  # newest orders or customers import batch when the run started (0: none)
+    last_ledger_id: int  # newest ledger row when the run finished (0: none)
     created_at: datetime

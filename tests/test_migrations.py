@@ -65,3 +65,10 @@ def test_upgrading_an_old_database_keeps_its_rows(tmp_path: Path) -> None:
     with database.get_engine(target).connect() as conn:
         assert conn.exec_driver_sql("SELECT order_no, amount FROM orders").fetchall() == [("S1", 1000)]
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_the_head_revision_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(database.alembic_config(Database("sqlite://", None)))
+    assert database.head_revision() == script.get_current_head()

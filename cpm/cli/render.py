@@ -7,7 +7,7 @@ from rich.table import Table
 
 from cpm.errors import CpmError, InvalidInput
 from cpm.models import ImportBatch
-from cpm.services.importing import ImportSummary
+from cpm.services.import_batch import ImportSummary
 
 MAX_PROBLEMS_SHOWN = 200
 

@@ -26,7 +26,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cpm.config import Settings
-from cpm.models import Customer, Order, PointsEntry
+from cpm.models import AwardRun, Customer, ImportBatch, Order, PointsEntry
 from cpm.services import bulk, ledger
 from cpm.services.customers import Window, tier_for, window_spend
 from cpm.services.ledger import EARN, EXPIRE, REVERSE, add_months
@@ -101,21 +101,44 @@ ORDERS = Order.__table__.c  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__.c  # type: ignore[attr-defined]  # the rows that carry an order's own points
 
 
-def _orders_to_examine(session: Session, settings: Settings, as_of: date) -> list[_OrderRow]:
-    """Orders never awarded that may earn, and awarded orders whose net amount or customer changed."""
-    last = (
+def _orders_to_examine(
+    session: Session, settings: Settings, as_of: date, *, since: date | None = None
+) -> list[_OrderRow]:
+    """Orders never awarded that may earn, and awarded orders whose net amount or customer changed.
+
+    `since`: only orders dated on or after it can need anything (see `_unchanged_since`).
+    """
+    if since is None:
+        return _examine(session, settings, as_of, None)
+    if since >= as_of:
+        return []
+    scope = [
+        int(i)
+        for (i,) in session.execute(
+            sa_select(ORDERS.id).where(ORDERS.order_date >= since, ORDERS.order_date < as_of)
+        )
+    ]
+    found: list[_OrderRow] = []
+    for start in range(0, len(scope), 500):
+        found += _examine(session, settings, as_of, scope[start : start + 500])
+    return sorted(found, key=lambda o: (o.customer_id, o.order_date, o.id))
+
+
+def _examine(session: Session, settings: Settings, as_of: date, ids: list[int] | None) -> list[_OrderRow]:
+    points_rows = [_ORDER_POINTS] + ([col(PointsEntry.order_id).in_(ids)] if ids is not None else [])
+    last_rows = (
         select(col(PointsEntry.order_id).label("order_id"), func.max(PointsEntry.id).label("last_id"))
-        .where(_ORDER_POINTS)
+        .where(*points_rows)
         .group_by(col(PointsEntry.order_id))
         .subquery()
     )
     basis = (
         select(
-            last.c.order_id,
+            last_rows.c.order_id,
             col(PointsEntry.order_net).label("order_net"),
             col(PointsEntry.customer_id).label("customer_id"),
         )
-        .join(PointsEntry, col(PointsEntry.id) == last.c.last_id)
+        .join(PointsEntry, col(PointsEntry.id) == last_rows.c.last_id)
         .subquery()
     )
     new = and_(
@@ -143,9 +166,32 @@ def _orders_to_examine(session: Session, settings: Settings, as_of: date) -> lis
         .where(ORDERS.order_date < as_of, or_(new, changed))
         .order_by(ORDERS.customer_id, ORDERS.order_date, ORDERS.id)
     )
+    if ids is not None:
+        query = query.where(ORDERS.id.in_(ids))
     return [
         _OrderRow(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), r[5], r[6]) for r in session.execute(query)
     ]
+
+
+def _import_mark(session: Session) -> int:
+    """The newest import of orders or customers (what an award's postings depend on); 0 if none."""
+    newest = session.exec(
+        select(func.max(ImportBatch.id)).where(col(ImportBatch.kind).in_(("orders", "customers")))
+    ).one()
+    return int(newest or 0)
+
+
+def _unchanged_since(last: AwardRun | None, *, version: str, import_mark: int) -> date | None:
+    """The as-of date of the last award if nothing it depended on has changed since, else None.
+
+    An award's postings for an order depend only on the orders and customers (changed only by
+    imports) and on the rules. If neither changed since the last award, every order dated before
+    that award's as-of date was examined then with exactly what is stored now, so only orders
+    dated on or after it can need anything.
+    """
+    if last is None or last.rules_version != version or last.last_import_id != import_mark:
+        return None
+    return last.as_of
 
 
 class _Poster:
@@ -463,19 +509,21 @@ def _correct(
             earning.grant_bonus(order, poster)
 
 
-def _expire(session: Session, poster: _Poster, *, as_of: date) -> None:
-    closed = select(PointsEntry.lot_id).where(col(PointsEntry.lot_id).is_not(None))
-    due_customers = session.exec(
-        select(PointsEntry.customer_id)
-        .where(
-            col(PointsEntry.points) > 0,
-            col(PointsEntry.expires_on) <= as_of,
-            col(PointsEntry.id).not_in(closed),
-        )
-        .distinct()
-    ).all()
+def _expire(session: Session, poster: _Poster, *, as_of: date, last: AwardRun | None) -> None:
+    lot = PointsEntry.__table__.alias("lot")  # type: ignore[attr-defined]
+    closing = PointsEntry.__table__.alias("closing")  # type: ignore[attr-defined]
+    due = sa_select(lot.c.customer_id).where(
+        lot.c.points > 0,
+        lot.c.expires_on <= as_of,
+        ~sa_select(closing.c.id).where(closing.c.lot_id == lot.c.id).exists(),
+    )
+    if last is not None:
+        # The last award closed every lot due by its as-of date that existed when it finished.
+        newer = lot.c.id > last.last_ledger_id
+        due = due.where(newer if as_of <= last.as_of else or_(newer, lot.c.expires_on > last.as_of))
+    due_customers = [int(c) for (c,) in session.execute(due.distinct())]
     summary = poster.summary
-    for cid, account in ledger.accounts(session, [int(c) for c in due_customers]).items():
+    for cid, account in ledger.accounts(session, due_customers).items():
         for lot in account.due_to_expire(as_of):
             assert lot.expires_on is not None
             poster.add(
@@ -496,7 +544,10 @@ def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
     """Post what the orders and the calendar call for as of `as_of`; nothing that is posted already."""
     summary = AwardSummary(as_of=as_of)
     poster = _Poster(session, settings, summary)
-    orders = _orders_to_examine(session, settings, as_of)
+    last = session.exec(select(AwardRun).order_by(col(AwardRun.id).desc()).limit(1)).first()
+    import_mark = _import_mark(session)
+    since = _unchanged_since(last, version=poster.version, import_mark=import_mark)
+    orders = _orders_to_examine(session, settings, as_of, since=since)
     new = [o for o in orders if o.basis_net is None]
     changed = [o for o in orders if o.basis_net is not None]
     if new:
@@ -504,9 +555,21 @@ def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
     if changed:
         _correct(session, settings, changed, poster, as_of=as_of)
     poster.flush()  # expiry must see the lots just earned (old orders can be past their date)
-    _expire(session, poster, as_of=as_of)
+    _expire(session, poster, as_of=as_of, last=last)
     poster.flush()
-    current = window_spend(session, Window.trailing(as_of, settings.window_days))
-    tiers = {cid: (tier_for(s.revenue, settings), s.revenue) for cid, s in current.items()}
-    summary.tier_changes = record_tier_changes(session, tiers, settings=settings, as_of=as_of)
+    if since != as_of:  # else the last award recorded the tiers as of this day, from the same orders
+        current = window_spend(session, Window.trailing(as_of, settings.window_days))
+        tiers = {cid: (tier_for(s.revenue, settings), s.revenue) for cid, s in current.items()}
+        summary.tier_changes = record_tier_changes(session, tiers, settings=settings, as_of=as_of)
+    newest = session.exec(select(func.max(PointsEntry.id))).one()
+    session.add(
+        AwardRun(
+            as_of=as_of,
+            rules_version=poster.version,
+            last_import_id=import_mark,
+            last_ledger_id=int(newest or 0),
+            created_at=poster.now,
+        )
+    )
+    session.flush()
     return summary
