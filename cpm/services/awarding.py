@@ -168,8 +168,10 @@ def _examine(session: Session, settings: Settings, as_of: date, ids: list[int] |
     )
     if ids is not None:
         query = query.where(ORDERS.id.in_(ids))
+    days = bulk.Days()
     return [
-        _OrderRow(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), r[5], r[6]) for r in session.execute(query)
+        _OrderRow(oid, no, cid, days[day], net, basis_net, basis_cid)
+        for oid, no, cid, day, net, basis_net, basis_cid in bulk.driver_rows(session, query)
     ]
 
 
@@ -194,6 +196,18 @@ def _unchanged_since(last: AwardRun | None, *, version: str, import_mark: int) -
     return last.as_of
 
 
+class _DbDays(dict[date | None, Any]):
+    """Dates as the database takes them, converted once per distinct date (None stays None)."""
+
+    def __init__(self, *, sqlite: bool) -> None:
+        super().__init__({None: None})
+        self.sqlite = sqlite
+
+    def __missing__(self, day: date) -> Any:
+        value = self[day] = bulk.db_value(day, sqlite=self.sqlite)
+        return value
+
+
 class _Poster:
     """Collects ledger rows and writes them in bulk (a million orders cannot go one ORM row each)."""
 
@@ -206,15 +220,7 @@ class _Poster:
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self.created_at = bulk.db_value(self.now, sqlite=self.sqlite)
         self.rows: list[list[Any]] = []
-        self._days: dict[date, Any] = {}
-
-    def _day(self, day: date | None) -> Any:
-        if day is None:
-            return None
-        value = self._days.get(day)
-        if value is None:
-            value = self._days[day] = bulk.db_value(day, sqlite=self.sqlite)
-        return value
+        self._days = _DbDays(sqlite=self.sqlite)
 
     def add(
         self,
@@ -234,20 +240,20 @@ class _Poster:
     ) -> None:
         """One ledger row, in LEDGER_COLUMNS order (a million of these: no per-value dispatch)."""
         self.summary.customers.add(customer_id)
-        day = self._day
+        day = self._days  # a dict that fills itself: one lookup per date, no call
         self.rows.append(
             [
                 natural_key,
                 customer_id,
                 kind,
                 points,
-                day(effective_on),
+                day[effective_on],
                 order_id,
                 order_net,
                 factor,
                 lot_id,
-                day(earned_on),
-                day(expires_on),
+                day[earned_on],
+                day[expires_on],
                 self.version,
                 note,
                 self.created_at,
@@ -263,18 +269,27 @@ def _histories(session: Session, customer_ids: Sequence[int]) -> dict[int, tuple
     """For each customer: counted order dates (sorted), running net totals, and their first order id."""
     result: dict[int, tuple[list[date], list[int], int]] = {}
     ids = sorted(set(customer_ids))
-    for start in range(0, len(ids), 500):
-        query = (
-            sa_select(ORDERS.customer_id, ORDERS.order_date, ORDERS.net_amount, ORDERS.id)
-            .where(ORDERS.net_amount > 0, ORDERS.customer_id.in_(ids[start : start + 500]))
-            .order_by(ORDERS.customer_id, ORDERS.order_date, ORDERS.id)
-        )
-        for cid, day, net, order_id in session.execute(query):
+    query = sa_select(ORDERS.customer_id, ORDERS.order_date, ORDERS.net_amount, ORDERS.id).order_by(
+        ORDERS.customer_id, ORDERS.order_date, ORDERS.id
+    )
+    if len(ids) > 5_000:  # most customers: one pass over the orders beats thousands of lookups
+        batches = [query.where(ORDERS.net_amount > 0)]
+    else:
+        batches = [
+            query.where(ORDERS.net_amount > 0, ORDERS.customer_id.in_(ids[start : start + 500]))
+            for start in range(0, len(ids), 500)
+        ]
+    wanted = set(ids)
+    days = bulk.Days()
+    for batch in batches:
+        for cid, day, net, order_id in bulk.driver_rows(session, batch):
             entry = result.get(cid)
             if entry is None:
-                entry = result[cid] = ([], [0], int(order_id))
-            entry[0].append(day)
-            entry[1].append(entry[1][-1] + int(net))
+                if cid not in wanted:
+                    continue
+                entry = result[cid] = ([], [0], order_id)
+            entry[0].append(days[day])
+            entry[1].append(entry[1][-1] + net)
     return result
 
 

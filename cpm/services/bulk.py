@@ -127,7 +127,7 @@ def insert_rows(
 ) -> None:
     """Plain inserts: a clash with a stored unique key is an error, never silently skipped.
 
-    Many rows into a table no larger than them: every index of the table (unique ones too) is
+    Many rows into a table not much larger than them: every index of the table (unique ones too) is
     dropped first and built again after, which is several times faster than keeping them up to
     date row by row; building a unique index again fails if a key came twice, so the guarantee
     is the same.
@@ -135,7 +135,7 @@ def insert_rows(
     mark = _placeholder(session)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     rebuild: list[Index] = []
-    if len(rows) >= BULK_LOAD_ROWS and len(rows) >= count_rows(session, table):
+    if len(rows) >= BULK_LOAD_ROWS and 2 * len(rows) >= count_rows(session, table):
         declared = SQLModel.metadata.tables[table]
         rebuild = sorted(declared.indexes, key=lambda i: str(i.name))
     connection = session.connection()
@@ -148,6 +148,31 @@ def insert_rows(
 
 def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
+
+
+def driver_rows(session: Session, query: Any, *, batch: int = 50_000) -> Iterator[Any]:
+    """Rows of a Core select straight from the driver's cursor: no result processing, so dates
+    arrive as the driver gives them (ISO text on SQLite; see `Days`)."""
+    sqlite = is_sqlite(session)
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+    params: Any
+    if compiled.positiontup is not None:  # positional placeholders (SQLite's ?, psycopg's %s)
+        params = [db_value(compiled.params[name], sqlite=sqlite) for name in compiled.positiontup]
+    else:
+        params = {name: db_value(value, sqlite=sqlite) for name, value in compiled.params.items()}
+    cursor = raw_connection(session).cursor()
+    cursor.execute(str(compiled), params)
+    while chunk := cursor.fetchmany(batch):
+        yield from chunk
+
+
+class Days(dict[Any, date]):
+    """Dates from the driver (ISO text on SQLite, dates elsewhere), parsed once per distinct value."""
+
+    def __missing__(self, value: Any) -> date:
+        parsed = value if isinstance(value, date) else date.fromisoformat(value)
+        self[value] = parsed
+        return parsed
 
 
 def stream(session: Session, sql: str, params: Sequence[Any], *, batch: int = 50_000) -> Iterator[Any]:

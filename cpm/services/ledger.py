@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from cpm.config import Settings
 from cpm.errors import Conflict, CpmError, NotFound
 from cpm.models import Customer, Order, PointsEntry
+from cpm.services import bulk
 
 EARN, REVERSE, REDEEM, EXPIRE, ADJUST, OPENING = "earn", "reverse", "redeem", "expire", "adjust", "opening"
 
@@ -137,22 +138,36 @@ def replay(entries: Iterable[PointsEntry | LedgerRow]) -> Account:
 def accounts(session: Session, customer_ids: Iterable[int] | None = None) -> dict[int, Account]:
     """Replayed accounts of the given customers (all customers with ledger rows when None)."""
     query = sa_select(*_COLUMNS).order_by(col(PointsEntry.customer_id), col(PointsEntry.id))
-    result: dict[int, Account] = {}
-    if customer_ids is None:
-        batches = [query.execution_options(yield_per=50_000)]
+    wanted = None if customer_ids is None else sorted(set(customer_ids))
+    if wanted is None or len(wanted) > 5_000:
+        batches = [query]  # most customers: one pass over the ledger beats thousands of lookups
     else:
-        wanted = sorted(set(customer_ids))
         batches = [
             query.where(col(PointsEntry.customer_id).in_(wanted[start : start + 500]))
             for start in range(0, len(wanted), 500)
         ]
+    keep = None if wanted is None else set(wanted)
+    days = bulk.Days()
+    result: dict[int, Account] = {}
     for batch in batches:
-        for values in session.execute(batch):
-            row = LedgerRow(*values)
-            account = result.get(row.customer_id)
+        for rid, cid, kind, points, effective, lot_id, earned, expires in bulk.driver_rows(session, batch):
+            if keep is not None and cid not in keep:
+                continue
+            account = result.get(cid)
             if account is None:
-                account = result[row.customer_id] = Account()
-            account.apply(row)
+                account = result[cid] = Account()
+            account.apply(
+                LedgerRow(
+                    rid,
+                    cid,
+                    kind,
+                    points,
+                    days[effective],
+                    lot_id,
+                    None if earned is None else days[earned],
+                    None if expires is None else days[expires],
+                )
+            )
     return result
 
 

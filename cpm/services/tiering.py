@@ -8,7 +8,19 @@ from sqlmodel import Session, col, select
 
 from cpm.config import Settings
 from cpm.models import TierChange
+from cpm.services import bulk
 from cpm.services.customers import REGULAR
+
+TIER_COLUMNS = (
+    "customer_id",
+    "effective_on",
+    "tier",
+    "previous_tier",
+    "spend",
+    "window_days",
+    "rules_version",
+    "recorded_at",
+)
 
 
 def latest_tiers(session: Session) -> dict[int, tuple[date, str]]:
@@ -30,7 +42,9 @@ def record_tier_changes(
     History only moves forwards: an as-of on or before a customer's latest change records nothing.
     """
     known = latest_tiers(session)
-    now = datetime.now(UTC)
+    sqlite = bulk.is_sqlite(session)
+    now = bulk.db_value(datetime.now(UTC), sqlite=sqlite)
+    day = bulk.db_value(as_of, sqlite=sqlite)
     version = settings.version()
     changes = []
     for cid in set(tiers) | set(known):
@@ -38,20 +52,9 @@ def record_tier_changes(
         last_day, last_tier = known.get(cid, (None, REGULAR))
         if tier == last_tier or (last_day is not None and as_of <= last_day):
             continue
-        changes.append(
-            TierChange(
-                customer_id=cid,
-                effective_on=as_of,
-                tier=tier,
-                previous_tier=last_tier,
-                spend=spend,
-                window_days=settings.window_days,
-                rules_version=version,
-                recorded_at=now,
-            )
-        )
-    session.add_all(changes)
-    session.flush()
+        changes.append((cid, day, tier, last_tier, spend, settings.window_days, version, now))
+    # Tens of thousands of changes on a first run: driver rows, not ORM objects.
+    bulk.insert_rows(session, table="tier_changes", columns=TIER_COLUMNS, rows=changes)
     return len(changes)
 
 
