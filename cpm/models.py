@@ -156,4 +156,5 @@ class AwardRun(SQLModel, table=True):
     rules_version: str = Field(max_length=16)
     last_import_id: int  # newest orders or customers import batch when the run started (0: none)
     last_ledger_id: int  # newest ledger row when the run finished (0: none)
+    last_tier_change_id: int  # newest tier change when the run finished (0: none)
     created_at: datetime

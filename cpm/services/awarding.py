@@ -26,7 +26,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cpm.config import Settings
-from cpm.models import AwardRun, Customer, ImportBatch, Order, PointsEntry
+from cpm.models import AwardRun, Customer, ImportBatch, Order, PointsEntry, TierChange
 from cpm.services import bulk, ledger
 from cpm.services.customers import Window, tier_for, window_spend
 from cpm.services.ledger import EARN, EXPIRE, REVERSE, add_months
@@ -183,6 +183,10 @@ def _import_mark(session: Session) -> int:
     return int(newest or 0)
 
 
+def _newest_tier_change(session: Session) -> int:
+    return int(session.exec(select(func.max(TierChange.id))).one() or 0)
+
+
 def _unchanged_since(last: AwardRun | None, *, version: str, import_mark: int) -> date | None:
     """The as-of date of the last award if nothing it depended on has changed since, else None.
 
@@ -293,6 +297,9 @@ def _histories(session: Session, customer_ids: Sequence[int]) -> dict[int, tuple
     return result
 
 
+_NO_HISTORY: tuple[list[date], list[int], int] = ([], [0], 0)  # a customer with no counted order
+
+
 def _spend_before(history: tuple[list[date], list[int], int], day: date, window_days: int) -> int:
     """Net spend in the window before `day` (the tier held on `day` depends on it)."""
     dates, totals, _ = history
@@ -340,7 +347,7 @@ class _Earning:
     def factor(self, order: _OrderRow) -> tuple[Fraction, str, str]:
         """(factor, its text, tier) for the order's customer on the order date."""
         birthday = self.info[order.customer_id][1]
-        history = self.histories[order.customer_id]
+        history = self.histories.get(order.customer_id, _NO_HISTORY)
         tier = tier_for(_spend_before(history, order.order_date, self.settings.window_days), self.settings)
         birthday_month = birthday is not None and birthday.month == order.order_date.month
         factor, text = self.factors[tier, birthday_month]
@@ -451,7 +458,7 @@ class _CorrectionPoster:
         self.poster.add(
             natural_key=f"order:{order.order_no}:{number}",
             customer_id=customer_id,
-            kind=EARN if points > 0 else REVERSE,
+            kind=EARN if points >= 0 else REVERSE,
             points=points,
             effective_on=self.as_of,
             order_id=order.id,
@@ -496,17 +503,24 @@ def _correct(
         if order.basis_customer == order.customer_id:
             factor_text = held.factor
             target = _points(order.net, Fraction(Decimal(factor_text))) if order.net > 0 else 0
-        else:
+        elif _earns(order.order_date, order.net, settings):
             assert earning is not None
             factor, factor_text, tier = earning.factor(order)
-            earns = _earns(order.order_date, order.net, settings)
-            target = _points(order.net, factor) if earns else 0
+            target = _points(order.net, factor)
             note = f"{order.order_no} now belongs to this customer ({tier})"
+        else:
+            factor_text, target = held.factor, 0
+            note = f"{order.order_no} now belongs to this customer, and earns nothing"
         difference = target - held.points.get(order.customer_id, 0)
         if difference:
             rows += 1
             post(rows, order.customer_id, difference, factor_text, note)
             corrected = True
+        elif order.basis_customer != order.customer_id:
+            # Nothing to post for the new customer, but the order's latest points row must say
+            # whose it is now, or it would look moved (and be looked at again) for ever.
+            rows += 1
+            post(rows, order.customer_id, 0, factor_text, note)
         summary.orders_corrected += corrected
         for customer_id, (granted, net) in held.bonuses.items():
             if net > 0 and (customer_id != order.customer_id or order.net <= 0):
@@ -572,10 +586,14 @@ def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
     poster.flush()  # expiry must see the lots just earned (old orders can be past their date)
     _expire(session, poster, as_of=as_of, last=last)
     poster.flush()
-    if since != as_of:  # else the last award recorded the tiers as of this day, from the same orders
+    newest_tier = _newest_tier_change(session)
+    if since != as_of or last is None or last.last_tier_change_id != newest_tier:
+        # (else the last award recorded the tiers as of this day, from the same orders, and
+        # nothing — a report, say — has recorded a tier since)
         current = window_spend(session, Window.trailing(as_of, settings.window_days))
         tiers = {cid: (tier_for(s.revenue, settings), s.revenue) for cid, s in current.items()}
         summary.tier_changes = record_tier_changes(session, tiers, settings=settings, as_of=as_of)
+        newest_tier = _newest_tier_change(session)
     newest = session.exec(select(func.max(PointsEntry.id))).one()
     session.add(
         AwardRun(
@@ -583,6 +601,7 @@ def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
             rules_version=poster.version,
             last_import_id=import_mark,
             last_ledger_id=int(newest or 0),
+            last_tier_change_id=newest_tier,
             created_at=poster.now,
         )
     )

@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('last_import_id', sa.Integer(), nullable=False),
     sa.Column('last_ledger_id', sa.Integer(), nullable=False),
+    sa.Column('last_tier_change_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_award_runs'))
     )

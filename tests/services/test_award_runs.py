@@ -15,7 +15,7 @@ from cpm.db import Database
 from cpm.errors import CpmError
 from cpm.io.sheets import file_sha256, open_sheet
 from cpm.services import bulk, importing
-from tests.conftest import table_rows, write_csv
+from tests.conftest import Cli, table_rows, write_csv
 from tests.services.test_points_corrections import award, import_orders, ledger
 
 
@@ -123,3 +123,28 @@ def test_a_bulk_ledger_insert_rebuilds_every_index_and_still_refuses_a_key_twice
         bulk.insert_rows(session, table="points_ledger", columns=COLUMNS, rows=again)
     assert table_rows(db, "SELECT COUNT(*) FROM points_ledger") == before
     assert {i["name"] for i in inspect(engine).get_indexes("points_ledger")} == set(indexes)
+
+
+def test_a_tier_recorded_by_a_report_since_the_last_award_is_seen_by_the_next(
+    db: Database, cli: Cli, tmp_path: Path
+) -> None:
+    orders = write_csv(
+        tmp_path / "o.csv",
+        [
+            ["order_no", "customer_code", "order_date", "amount"],
+            ["O1", "C1", "2024-01-10", "6000"],
+            ["O2", "C2", "2025-05-01", "100"],
+        ],
+    )
+    import_orders(db, orders)
+    award(db, date(2025, 6, 1))
+    # A report as of 2024-06-01 records C1 as VIP then (6,000 in the year before).
+    assert cli("report", "customers", "--as-of", "2024-06-01", "--format", "json").exit_code == 0
+    award(db, date(2025, 6, 1))
+    # By 2025-06-01 C1's spend has left the window: the award records the drop back to Regular.
+    changes = table_rows(
+        db,
+        "SELECT c.customer_code, t.effective_on, t.tier, t.previous_tier FROM tier_changes t"
+        " JOIN customers c ON c.id = t.customer_id ORDER BY t.id",
+    )
+    assert changes == [("C1", "2024-06-01", "vip", "regular"), ("C1", "2025-06-01", "regular", "vip")]

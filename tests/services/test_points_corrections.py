@@ -201,3 +201,41 @@ def test_the_bonus_stays_while_its_order_counts_and_goes_when_it_stops(db: Datab
     award(db, date(2025, 3, 3), rules)
     assert ledger(db)[-1] == ("first-order-bonus-reversed:C1", "C1", "reverse", -50)
     assert balances(db) == {"C1": 0}
+
+
+def test_an_order_moved_to_a_customer_with_no_counted_order_and_cancelled(
+    db: Database, tmp_path: Path
+) -> None:
+    import_orders(db, orders_file(tmp_path, "a.csv", ["O1", "C1", "2025-01-10", "100", "completed"]))
+    award(db, date(2025, 6, 1))
+    import_orders(db, orders_file(tmp_path, "b.csv", ["O1", "C2", "2025-01-10", "100", "cancelled"]))
+    award(db, date(2025, 6, 2))
+    # C1 gives the points back; C2 (no counted order at all) earns nothing, and the order's last
+    # points row says it is C2's now, so nothing more is ever posted for it.
+    assert ledger(db) == [
+        ("earn:O1", "C1", "earn", 100),
+        ("order:O1:2", "C1", "reverse", -100),
+        ("order:O1:3", "C2", "earn", 0),
+    ]
+    for day in (date(2025, 6, 3), date(2025, 6, 4)):
+        assert award(db, day).customers_touched == 0
+    assert len(ledger(db)) == 3
+
+
+@pytest.mark.parametrize("first_move_net", ["50", "100"])
+def test_a_moved_order_ends_with_the_same_points_whatever_the_path(
+    db: Database, tmp_path: Path, first_move_net: str
+) -> None:
+    strict = Settings(minimum_order=6_000)  # orders below 60.00 earn nothing
+    import_orders(db, orders_file(tmp_path, "a.csv", ["O1", "C1", "2025-01-10", "100", "completed"]))
+    award(db, date(2025, 6, 1), strict)
+    import_orders(db, orders_file(tmp_path, "b.csv", ["O1", "C2", "2025-01-10", first_move_net, "completed"]))
+    award(db, date(2025, 6, 2), strict)
+    import_orders(db, orders_file(tmp_path, "c.csv", ["O1", "C1", "2025-01-10", "50", "completed"]))
+    award(db, date(2025, 6, 3), strict)
+    # Back with C1 at 50.00, below the minimum when it came back: it holds nothing, either way.
+    assert balances(db) == {"C1": 0, "C2": 0}
+    # Lowering the minimum later does not rewrite an order that has been awarded.
+    before = ledger(db)
+    award(db, date(2025, 6, 4), Settings())
+    assert ledger(db) == before
