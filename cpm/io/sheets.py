@@ -51,6 +51,7 @@ class Sheet:
     name: str | None  # None for CSV/TSV, which have no sheets
     rows: Iterator[tuple[int, list[Any]]]
     total_rows: int
+    text_only: bool = False  # every cell is a str (a CSV/TSV file), so no cell's type need be checked
 
     def place(self) -> str:
         return f"{self.file_name}, sheet {self.name}" if self.name else self.file_name
@@ -410,4 +411,4 @@ def _open_text(path: Path) -> Sheet:
                 hint="Check for an unclosed quote on that line.",
             ) from exc
 
-    return Sheet(file_name=path.name, name=None, rows=rows(), total_rows=total)
+    return Sheet(file_name=path.name, name=None, rows=rows(), total_rows=total, text_only=True)

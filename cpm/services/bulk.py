@@ -6,9 +6,11 @@ SQL here is portable: SQLite and PostgreSQL both have INSERT … ON CONFLICT …
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import compress, repeat
+from operator import eq, is_not, itemgetter
 from typing import Any
 
 from sqlalchemy import Index
@@ -89,23 +91,86 @@ def upsert(
         if guard
         else "DO NOTHING"
     )
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-        f"ON CONFLICT ({key}) {on_conflict}"
-    )
+    conflict = f"ON CONFLICT ({key}) {on_conflict}"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) {conflict}"
     before = count_rows(session, table)
     rebuild = _secondary_indexes(table) if before == 0 and total >= BULK_LOAD_ROWS else []
     connection = session.connection()
     for index in rebuild:  # filling an empty table: build these once at the end, not row by row
         index.drop(connection)
     cursor = raw_connection(session).cursor()
-    cursor.executemany(sql, rows)
+    if total >= BULK_LOAD_ROWS and is_sqlite(session):
+        changed = _staged_upsert(cursor, table=table, columns=columns, rows=rows, conflict=conflict)
+    else:
+        cursor.executemany(sql, rows)
+        changed = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else 0
     for index in rebuild:
         index.create(connection)
-    changed = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else 0
     inserted = count_rows(session, table) - before
     updated = max(changed - inserted, 0)
     return UpsertCounts(inserted=inserted, updated=updated, unchanged=total - inserted - updated)
+
+
+def _staged_upsert(
+    cursor: Any, *, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], conflict: str
+) -> int:
+    """Upsert many rows into a SQLite table through a temporary table with no constraints.
+
+    One INSERT … SELECT checks the constraints and indexes of every row in a single statement,
+    at a fraction of the cost of a statement per row (1M orders: about a third less time). Rows
+    go in the order given. Returns how many rows were inserted or updated.
+    """
+    names = ", ".join(columns)
+    staging = f"cpm_staged_{table}"
+    cursor.execute(f"CREATE TEMP TABLE {staging} ({names})")
+    cursor.executemany(f"INSERT INTO temp.{staging} VALUES ({', '.join('?' * len(columns))})", rows)
+    # WHERE true: without it, SQLite would read ON CONFLICT as a join's ON.
+    select = f"SELECT * FROM temp.{staging} WHERE true ORDER BY rowid"
+    cursor.execute(f"INSERT INTO {table} ({names}) {select} {conflict}")
+    changed = cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else 0
+    cursor.execute(f"DROP TABLE temp.{staging}")
+    return int(changed)
+
+
+def unchanged_positions(
+    session: Session, *, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
+) -> set[int]:
+    """Positions of incoming rows equal to their stored row in every one of `columns`.
+
+    `columns` starts with the table's unique key; `values` holds each column's incoming values.
+    The stored rows are streamed and compared with the incoming ones in C, which costs a fraction
+    of an upsert asking the database about each row. Only worth it when the file holds a good
+    part of the table: for a small file, nothing is read and the set is empty.
+    """
+    count = len(values[0])
+    stored = count_rows(session, table)
+    if stored < BULK_LOAD_ROWS or count * 4 < stored:
+        return set()
+    keys = values[0]
+    position: dict[Any, int] | None = None
+    lookups: list[Callable[[int], Any]] = [column.__getitem__ for column in values]
+    cursor = raw_connection(session).cursor()
+    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")  # noqa: S608 - our names
+    same: set[int] = set()
+    start = 0
+    while batch := cursor.fetchmany(50_000):
+        end = start + len(batch)
+        if list(map(itemgetter(0), batch)) == keys[start:end]:
+            # The table holds these rows in the file's order (the same file again): no lookups.
+            aligned = zip(*[column[start:end] for column in values], strict=True)
+            same.update(compress(range(start, end), map(eq, batch, aligned)))
+            start = end
+            continue
+        start = end
+        if position is None:
+            position = dict(zip(keys, range(count), strict=True))
+        found: list[Any] = list(map(position.get, map(itemgetter(0), batch)))
+        if None in found:  # stored rows the file does not hold
+            held = list(map(is_not, found, repeat(None)))
+            batch, found = list(compress(batch, held)), list(compress(found, held))
+        incoming = zip(*[map(lookup, found) for lookup in lookups], strict=True)
+        same.update(compress(found, map(eq, batch, incoming)))
+    return same
 
 
 def insert_missing(

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlmodel import Session, col, select
 
 from cpm.errors import CellProblem, InvalidInput
 from cpm.io.sheets import Sheet
 from cpm.models import ImportBatch
-from cpm.services.rows import ParsedRow, ParsedSheet, ReadOptions, reject_reason
-
-PROGRESS_EVERY = 5000
+from cpm.services.rows import ParsedChunk, ParsedRow, ParsedSheet, ReadOptions, reject_reason
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,32 @@ class ImportSummary:
     imported_before: list[tuple[int, datetime]] = field(default_factory=list)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def without_cycle_collection(work: Callable[P, R]) -> Callable[P, R]:
+    """Run `work` with Python's cycle collector paused, and resume it after.
+
+    An import of a million rows makes millions of short-lived lists and tuples but next to no
+    reference cycles, while it holds lists of a million values; every full collection would walk
+    all of them again, which cost a quarter of the import's time. Memory no longer referenced is
+    still freed at once.
+    """
+
+    @functools.wraps(work)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not gc.isenabled():
+            return work(*args, **kwargs)
+        gc.disable()
+        try:
+            return work(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
+
+
 DAYFIRST_WORD = "--dayfirst"
 
 
@@ -96,25 +122,31 @@ class ImportPass:
         ).all()
         self.summary.imported_before = [(int(i), at) for i, at in earlier if i is not None]
 
-    def rows(self) -> Iterator[ParsedRow]:
+    def chunks(self) -> Iterator[ParsedChunk]:
+        """The parsed rows, a chunk at a time; each chunk's problems are recorded first."""
         progress = self.request.progress
         keep_cells = self.request.skip_invalid
         count = 0
-        for row in self.parsed.rows:
-            count += 1
-            if progress is not None and count % PROGRESS_EVERY == 0:
+        for chunk in self.parsed.chunks:
+            if not chunk.numbers:
+                continue
+            count += len(chunk.numbers)
+            if progress is not None:
                 progress(count)
             if keep_cells:
-                self.cells[row.number] = row.cells
-            if row.problems:
-                self.bad[row.number] = row.problems
-            yield row
+                self.cells.update(zip(chunk.numbers, chunk.cells, strict=True))
+            self.bad.update(chunk.problems)
+            yield chunk
         self.summary.rows_read = count
         if count == 0:
             raise InvalidInput(
                 f"{self.request.sheet.place()} has a header row but no data rows",
                 hint="Export the data again with its rows, or pick the right worksheet with --sheet NAME.",
             )
+
+    def rows(self) -> Iterator[ParsedRow]:
+        for chunk in self.chunks():
+            yield from chunk.rows()
 
     def problem(self, row: int, field_name: str, value: Any, expected: str) -> None:
         label = self.parsed.labels.get(field_name, field_name)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from itertools import compress, repeat
+from operator import is_not, not_
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -14,7 +16,13 @@ from cpm.config import Settings
 from cpm.models import ImportBatch, PointsEntry
 from cpm.services import bulk, ledger
 from cpm.services.fields import CUSTOMER_FIELDS, ORDER_FIELDS, POINTS_FIELDS
-from cpm.services.import_batch import ImportPass, ImportRequest, ImportSummary, Rejected
+from cpm.services.import_batch import (
+    ImportPass,
+    ImportRequest,
+    ImportSummary,
+    Rejected,
+    without_cycle_collection,
+)
 from cpm.services.order_lines import merge_order_lines
 from cpm.services.rows import read_sheet
 
@@ -32,6 +40,7 @@ CUSTOMER_COLUMNS = ("name", "phone", "email", "city", "joined_on", "birthday", "
 ORDER_OPTIONAL = ("quantity", "channel", "sales_rep")
 
 
+@without_cycle_collection
 def import_customers(session: Session, request: ImportRequest) -> ImportSummary:
     """Insert new customers and update changed ones, keyed by customer_code.
 
@@ -86,6 +95,7 @@ def import_customers(session: Session, request: ImportRequest) -> ImportSummary:
     return check.finish_batch(session, batch)
 
 
+@without_cycle_collection
 def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     """Insert new orders and update changed ones, keyed by order_no; lines of one order merge.
 
@@ -94,20 +104,43 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     """
     parsed = read_sheet(request.sheet, ORDER_FIELDS, request.options)
     check = ImportPass(session, "orders", request, parsed)
-    drafts = merge_order_lines(check)
+    orders = merge_order_lines(check)
     check.refuse_or_reject()
-    # A draft without problems has its required values; the code check is for the type checker.
-    good = [(no, d.customer_code, d) for no, d in drafts.items() if not d.bad and d.customer_code is not None]
-    del drafts
+    statuses = orders.statuses()
+    refunded = orders.refunded_amounts(statuses)
+    net = orders.net_amounts(statuses, refunded)
+    optional: dict[str, Sequence[Any]] = {
+        "quantity": orders.quantities,
+        "channel": orders.channels,
+        "sales_rep": orders.sales_reps,
+    }
+    present = [c for c in ORDER_OPTIONAL if c in parsed.match.columns]
+    # Every order's values, a list each; an order with problems (only under --skip-invalid) is left out.
+    kept: list[Sequence[Any]] = [
+        orders.order_nos,
+        orders.customer_codes,
+        orders.order_dates,
+        orders.amounts,
+        refunded,
+        net,
+        statuses,
+        orders.customer_names,
+        *(optional[c] for c in present),
+    ]
+    if orders.bad:
+        keep = [i for i in range(len(orders)) if i not in orders.bad]
+        kept = [[column[i] for i in keep] for column in kept]
+    order_nos, codes, order_dates, amounts, refunds, nets, order_statuses, customer_names, *extra = kept
+    del orders
     summary = check.summary
-    summary.records = len(good)
+    summary.records = len(order_nos)
 
     batch = check.record_batch(session)
     sqlite = bulk.is_sqlite(session)
-    names: dict[str, str | None] = {}
-    for _, code, draft in good:
-        if names.get(code) is None:
-            names[code] = draft.customer_name
+    # Each new customer gets the first name given on its orders, if any.
+    names: dict[Any, str | None] = dict.fromkeys(codes)
+    named = list(compress(zip(codes, customer_names, strict=True), map(is_not, customer_names, repeat(None))))
+    names.update(reversed(named))
     summary.customers_created = bulk.insert_missing(
         session,
         table="customers",
@@ -116,8 +149,8 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         rows=([code, name, batch.id] for code, name in names.items()),
     )
     customer_ids = bulk.fetch_pairs(session, "SELECT customer_code, id FROM customers")
+    stored_dates = {day: bulk.db_value(day, sqlite=sqlite) for day in set(order_dates)}
 
-    present = [c for c in ORDER_OPTIONAL if c in parsed.match.columns]
     has_status = "status" in parsed.match.columns
     has_refund = "refunded_amount" in parsed.match.columns
     columns = [
@@ -133,38 +166,37 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     ]
     compared = ["customer_id", "order_date", "amount", *present]
     compared += [c for c, known in (("refunded_amount", has_refund), ("status", has_status)) if known]
-    set_expressions = _refund_updates(has_status=has_status, has_refund=has_refund)
     # Status only: a refunded line inside a still-completed order changes the refund, not the status.
     changed_when = (
         "excluded.refunded_amount > 0 AND orders.refunded_amount != excluded.refunded_amount"
         if has_status and not has_refund
         else None
     )
-
-    def values() -> Iterator[list[Any]]:
-        for order_no, code, d in good:
-            record = [
-                order_no,
-                customer_ids[code],
-                bulk.db_value(d.order_date, sqlite=sqlite),
-                d.amount,
-                d.refunded_amount(),
-                d.net_amount(),
-                d.status(),
-            ]
-            record += [getattr(d, c) for c in present]
-            record.append(batch.id)
-            yield record
-
+    values = [
+        order_nos,
+        list(map(customer_ids.__getitem__, codes)),
+        list(map(stored_dates.__getitem__, order_dates)),
+        amounts,
+        refunds,
+        nets,
+        order_statuses,
+        *extra,
+    ]
+    # An order stored with every value the file gives it has nothing to update (its compared
+    # columns and its refund are equal), so it need not go to the database at all.
+    same = bulk.unchanged_positions(session, table="orders", columns=columns[:-1], values=values)
+    rows: Iterable[Sequence[Any]] = zip(*values, repeat(batch.id))
+    if same:
+        rows = compress(rows, map(not_, map(same.__contains__, range(len(order_nos)))))
     counts = bulk.upsert(
         session,
         table="orders",
         key="order_no",
         columns=columns,
         compared=compared,
-        rows=values(),
-        total=len(good),
-        set_expressions=set_expressions,
+        rows=rows,
+        total=len(order_nos),
+        set_expressions=_refund_updates(has_status=has_status, has_refund=has_refund),
         changed_when=changed_when,
     )
     summary.inserted, summary.updated, summary.unchanged = counts.inserted, counts.updated, counts.unchanged
@@ -220,6 +252,7 @@ def list_imports(session: Session, *, limit: int | None = None) -> list[ImportBa
     return list(session.exec(query).all())
 
 
+@without_cycle_collection
 def import_points(
     session: Session, request: ImportRequest, *, settings: Settings, today: date
 ) -> ImportSummary:

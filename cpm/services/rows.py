@@ -1,10 +1,17 @@
-"""Reading an import sheet into checked rows: find the header, parse every cell, keep every problem."""
+"""Reading an import sheet into checked rows: find the header, parse every cell, keep every problem.
+
+Rows are parsed a chunk at a time, column by column, and each distinct cell of a column once:
+a million order lines hold about a thousand dates, a few statuses and channels, and customer
+codes that repeat. Every cell is still checked; equal cells simply share one check.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from datetime import date, datetime, time, timedelta
+from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 from cpm.errors import CellProblem, InvalidInput
@@ -17,6 +24,8 @@ from cpm.io.values import (
     parse_count,
     parse_date,
     parse_money,
+    parse_money_floats,
+    parse_money_texts,
     parse_points,
     parse_status,
 )
@@ -24,6 +33,12 @@ from cpm.services.fields import CODE, COUNT, DATE, MONEY, POINTS, STATUS, TEXT, 
 
 HEADER_SEARCH_ROWS = 20  # exports often put a title or a blank line above the header
 MAX_CODE_LENGTH = 64
+CHUNK_ROWS = 5000
+# A column remembers at most this many distinct cells and their parsed values; one whose cells
+# mostly differ (order numbers, phone numbers) stops remembering after a trial of some rows.
+MEMORY_LIMIT = 1 << 16
+MEMORY_TRIAL_ROWS = 20_000
+REQUIRED = "a value is required here"
 
 Progress = Callable[[int], None]
 
@@ -46,14 +61,31 @@ class ParsedRow:
 
 
 @dataclass
+class ParsedChunk:
+    """Consecutive data rows, parsed column by column; a bad or blank cell's value is None."""
+
+    numbers: list[int]  # row numbers as Excel shows them
+    columns: dict[str, list[Any]]  # field -> one value per row, for the fields the sheet has
+    problems: dict[int, list[CellProblem]]  # row number -> its problems, in column order
+    cells: list[list[Any]]  # the raw cells of each row
+
+    def rows(self) -> Iterator[ParsedRow]:
+        columns = self.columns.items()
+        problems = self.problems
+        for position, (number, cells) in enumerate(zip(self.numbers, self.cells, strict=True)):
+            values = {name: column[position] for name, column in columns}
+            yield ParsedRow(number, values, problems.get(number, []), cells)
+
+
+@dataclass
 class ParsedSheet:
-    """The header found, and an iterator over the data rows below it."""
+    """The header found, and an iterator over the data rows below it, a chunk at a time."""
 
     sheet: Sheet
     header: list[Any]
     match: HeaderMatch
     labels: dict[str, str]  # field -> how to name the column in a message
-    rows: Iterator[ParsedRow]
+    chunks: Iterator[ParsedChunk]
 
 
 def _parse_code(value: Any) -> str:
@@ -81,6 +113,124 @@ def _parser_for(kind: str, options: ReadOptions) -> Callable[[Any], Any]:
     if kind == POINTS:
         return parse_points
     raise AssertionError(f"unknown field kind {kind}")
+
+
+class BadCell:
+    """The parse of a bad cell: what was expected instead."""
+
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+
+_MISSING = BadCell(REQUIRED)
+_NUMBER_TYPES = {bool, int, float}
+# What the readers give. Among these only numbers of different types can be equal (1 == 1.0 ==
+# True) and parse differently, so those never share a memory; dates never equal datetimes.
+_READER_TYPES = {str, type(None), bool, int, float, date, datetime, time, timedelta}
+# Parses many distinct cells at once (given their types), or None to parse them one by one. It
+# gives only good values: any cell it cannot read quickly (blank, bad or unusual) makes it decline.
+_Many = Callable[[Sequence[Any], set[type]], list[Any] | None]
+
+
+def _stripped(texts: Sequence[Any], kinds: set[type], *, longest: int | None) -> list[Any] | None:
+    """clean_text (and the length check of a code) of texts that are not blank: str.strip()."""
+    if kinds != {str}:
+        return None
+    stripped: list[Any] = list(map(str.strip, texts))
+    if not all(stripped) or (longest is not None and max(map(len, stripped)) > longest):
+        return None
+    return stripped
+
+
+def _money_many(texts_or_numbers: Sequence[Any], kinds: set[type]) -> list[Any] | None:
+    if kinds == {str}:
+        return parse_money_texts(texts_or_numbers)
+    if kinds == {float}:
+        return parse_money_floats(texts_or_numbers)
+    return None
+
+
+class ColumnReader:
+    """Parses one column's cells a chunk at a time, each distinct cell once.
+
+    Only the parsers' results are remembered, and a parser's result depends on the cell alone
+    (and on the file's options), so a remembered result is the one parsing would give.
+    """
+
+    def __init__(self, parse: Callable[[Any], Any], *, required: bool, many: _Many | None = None) -> None:
+        self.parse = parse
+        self.blank: Any = _MISSING if required else None
+        self.many = many
+        # One memory per number type a chunk holds (None: no numbers), each with its bad cells.
+        self.memory: dict[type | None, tuple[dict[Any, Any], set[Any]]] | None = {}
+        self.rows_seen = 0
+        self.parsed = 0
+
+    def one(self, raw: Any) -> Any:
+        """The value of one cell, _MISSING for a blank required one, BadCell for a bad one."""
+        if raw is None or (raw.__class__ is str and (not raw or raw.isspace())):
+            return self.blank
+        try:
+            return self.parse(raw)
+        except BadValue as exc:
+            return BadCell(str(exc))
+
+    def _each(self, raws: Sequence[Any]) -> tuple[list[Any], bool]:
+        values = [self.one(raw) for raw in raws]
+        return values, any(value.__class__ is BadCell for value in values)
+
+    def read(self, raws: Sequence[Any], kinds: set[type] | None = None) -> tuple[list[Any], bool]:
+        """Each cell's value (or BadCell), and whether any cell is bad. `kinds`: the cells' types."""
+        if kinds is None:
+            kinds = set(map(type, raws))
+        numbers = kinds & _NUMBER_TYPES
+        if len(numbers) > 1 or not kinds <= _READER_TYPES:
+            return self._each(raws)
+        memory = self.memory
+        if memory is None:  # the cells hardly repeat: read them all at once if they can be
+            quick = self.many(raws, kinds) if self.many is not None else None
+            if quick is not None:
+                return quick, False
+        known, known_bad = (
+            memory.setdefault(next(iter(numbers), None), ({}, set())) if memory is not None else ({}, set())
+        )
+        distinct = set(raws)
+        new = list(distinct.difference(known))
+        self.rows_seen += len(raws)
+        self.parsed += len(new)
+        results = self.many(new, kinds) if self.many is not None and new else None
+        if results is None:
+            results = [self.one(raw) for raw in new]
+            bad = {raw for raw, result in zip(new, results, strict=True) if result.__class__ is BadCell}
+        else:
+            bad = set()
+        has_bad = bool(bad) or not known_bad.isdisjoint(distinct)
+        if memory is not None and len(known) + len(new) <= MEMORY_LIMIT:
+            known.update(zip(new, results, strict=True))
+            known_bad |= bad
+            table = known
+        else:
+            table = dict(zip(new, results, strict=True))
+            hits = distinct.difference(table)
+            table.update(zip(hits, map(known.__getitem__, hits), strict=True))
+        if memory is not None and self.rows_seen > MEMORY_TRIAL_ROWS and self.parsed * 4 > self.rows_seen * 3:
+            self.memory = None  # the cells hardly repeat: remembering costs more than it saves
+        return list(map(table.__getitem__, raws)), has_bad
+
+
+def column_reader(kind: str, options: ReadOptions, *, required: bool) -> ColumnReader:
+    many: _Many | None = None
+    if kind in (CODE, TEXT):
+        longest = MAX_CODE_LENGTH if kind == CODE else None
+
+        def many(texts: Sequence[Any], kinds: set[type]) -> list[Any] | None:
+            return _stripped(texts, kinds, longest=longest)
+
+    elif kind == MONEY and not options.decimal_comma:
+        many = _money_many
+    return ColumnReader(_parser_for(kind, options), required=required, many=many)
 
 
 def column_label(header: str, field_name: str) -> str:
@@ -145,39 +295,65 @@ def read_sheet(sheet: Sheet, fields: tuple[FieldSpec, ...], options: ReadOptions
     header = buffered[header_at][1]
     labels = {name: column_label(match.headers[name], name) for name in match.columns}
     columns = [
-        (spec.name, match.columns[spec.name], _parser_for(spec.kind, options), spec.required)
+        (spec.name, match.columns[spec.name], column_reader(spec.kind, options, required=spec.required))
         for spec in fields
         if spec.name in match.columns
     ]
     rest = chain(buffered[header_at + 1 :], sheet.rows)
-    sheet_name = sheet.name
+    chunks = (_parse_chunk(part, columns, sheet, labels) for part in _batched(rest))
+    return ParsedSheet(sheet=sheet, header=header, match=match, labels=labels, chunks=chunks)
 
-    def parsed() -> Iterator[ParsedRow]:
-        for number, cells in rest:
-            width = len(cells)
-            values: dict[str, Any] = {}
-            problems: list[CellProblem] = []
-            blank = True
-            for name, index, parse, is_required in columns:
-                raw = cells[index] if index < width else None
-                if raw is None or (raw.__class__ is str and (not raw or raw.isspace())):
-                    values[name] = None
-                    if is_required:
-                        problems.append(
-                            CellProblem(sheet_name, number, labels[name], raw, "a value is required here")
-                        )
-                    continue
-                blank = False
-                try:
-                    values[name] = parse(raw)
-                except BadValue as exc:
-                    values[name] = None
-                    problems.append(CellProblem(sheet_name, number, labels[name], raw, str(exc)))
-            if blank and all(is_blank(c) for c in cells):
-                continue  # an empty line is not a row
-            yield ParsedRow(number, values, problems, cells)
 
-    return ParsedSheet(sheet=sheet, header=header, match=match, labels=labels, rows=parsed())
+def _batched(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[list[tuple[int, list[Any]]]]:
+    while part := list(islice(rows, CHUNK_ROWS)):
+        yield part
+
+
+def _parse_chunk(
+    part: list[tuple[int, list[Any]]],
+    columns: list[tuple[str, int, ColumnReader]],
+    sheet: Sheet,
+    labels: dict[str, str],
+) -> ParsedChunk:
+    numbers: list[int] = list(map(itemgetter(0), part))
+    cells: list[list[Any]] = list(map(itemgetter(1), part))
+    narrowest, widest = min(map(len, cells)), max(map(len, cells))
+    uniform = narrowest == widest > max(index for _, index, _ in columns)
+    if uniform:
+        everything = list(zip(*cells, strict=True))  # the columns, in one pass
+        raw_columns: list[Sequence[Any]] = [everything[index] for _, index, _ in columns]
+    else:
+        raw_columns = [[row[index] if index < len(row) else None for row in cells] for _, index, _ in columns]
+    # A text file's cells are all text, except where a short row was padded.
+    kinds: set[type] | None = {str} if sheet.text_only and uniform else None
+    read = [reader.read(raws, kinds) for (_, _, reader), raws in zip(columns, raw_columns, strict=True)]
+    first_values, first_bad = read[0]  # a required column: every sheet has one
+    if first_bad:
+        # An empty line is not a row; only a row whose first required cell is blank can be one.
+        empty = {
+            position
+            for position, value in enumerate(first_values)
+            if value is _MISSING and all(is_blank(c) for c in cells[position])
+        }
+        if empty:
+            kept = [item for position, item in enumerate(part) if position not in empty]
+            if kept:
+                return _parse_chunk(kept, columns, sheet, labels)
+            return ParsedChunk([], {name: [] for name, _, _ in columns}, {}, [])
+    problems: dict[int, list[CellProblem]] = {}
+    parsed: dict[str, list[Any]] = {}
+    for (name, _, _), raws, (values, has_bad) in zip(columns, raw_columns, read, strict=True):
+        parsed[name] = values
+        if not has_bad:
+            continue
+        label = labels[name]
+        for position, value in enumerate(values):
+            if value.__class__ is BadCell:
+                values[position] = None
+                number = numbers[position]
+                problem = CellProblem(sheet.name, number, label, raws[position], value.expected)
+                problems.setdefault(number, []).append(problem)
+    return ParsedChunk(numbers, parsed, problems, cells)
 
 
 def reject_reason(problems: list[CellProblem]) -> str:

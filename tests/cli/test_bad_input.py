@@ -360,6 +360,54 @@ def test_order_lines_that_disagree(
     assert_refused(result, before, shop, f"lines.csv, row 4, column {column}", shown, "A1", "row 2")
 
 
+@pytest.mark.parametrize(
+    ("column", "line", "lines", "shown"),
+    [
+        # Each cell holds the largest amount allowed; 9,224 of them pass SQLite's 64-bit integers.
+        ("amount", "9999999999999.99", 9300, "'92999999999999907.00'"),
+        ("amount", "9999999999999.99", 2, "'19999999999999.98'"),
+        ("quantity", "999999999999999", 9300, "9299999999999990700"),
+    ],
+)
+def test_order_lines_adding_up_to_too_much(
+    column: str, line: str, lines: int, shown: str, cli: Cli, shop: Database, tmp_path: Path
+) -> None:
+    order_line = dict(zip(ORDER_HEADER, ["A1", "C1", "2024-01-05", "10.00", 1], strict=True))
+    order_line[column] = line
+    path = write_csv(
+        tmp_path / "big.csv",
+        [ORDER_HEADER, ["B1", "C2", "2024-01-05", "7", 1], *[list(order_line.values())] * lines],
+    )
+    before = snapshot(shop)
+    result = cli("import", "orders", str(path))
+    assert_refused(result, before, shop, f"big.csv, row 3, column {column}: {shown}", "A1", "1 problem")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param([["A1", "C1", "2024-01-05", "10", "-5", ""]], id="a negative refund given"),
+        pytest.param(
+            [
+                ["A1", "C1", "2024-01-05", "20", "", "completed"],
+                ["A1", "C1", "2024-01-05", "-5", "", "refunded"],
+            ],
+            id="a refunded discount line",
+        ),
+    ],
+)
+def test_an_order_refunding_a_negative_amount(
+    lines: list[list[str]], cli: Cli, shop: Database, tmp_path: Path
+) -> None:
+    header = [*ORDER_HEADER[:4], "refunded_amount", "status"]
+    path = write_csv(tmp_path / "refunds.csv", [header, ["B1", "C2", "2024-01-05", "7", "", ""], *lines])
+    before = snapshot(shop)
+    result = cli("import", "orders", str(path))
+    assert_refused(
+        result, before, shop, "refunds.csv, row 3, column refunded_amount: '-5.00'", "A1", "negative"
+    )
+
+
 def test_every_bad_row_is_counted(cli: Cli, shop: Database, tmp_path: Path) -> None:
     rows = [ORDER_HEADER] + [[f"A{n}", "C1", f"2024-13-{n % 28 + 1:02d}", "10", 1] for n in range(300)]
     path = write_csv(tmp_path / "many.csv", rows)

@@ -27,6 +27,8 @@ from cpm.io.values import (
     parse_count,
     parse_date,
     parse_money,
+    parse_money_floats,
+    parse_money_texts,
     parse_points,
     parse_status,
 )
@@ -665,3 +667,64 @@ def test_digits_typed_as_text_are_a_date_only_in_the_range_of_recent_serials() -
     for text in ("2024", "12", "99999"):
         with pytest.raises(BadValue):
             parse_date(text)
+
+
+# --- a whole column of amounts at once gives what parsing each amount gives ------------------------
+
+AMOUNT_TEXTS = st.one_of(
+    st.from_regex(r"\A[0-9]{1,14}\.[0-9]{2}\Z"),
+    st.from_regex(r"\A[0-9]{1,14}(\.[0-9]{0,3})?\Z"),
+    st.text(alphabet="0123456789.\n ¥,-\u0661", max_size=16),
+)
+AMOUNT_NUMBERS = st.one_of(
+    st.integers(min_value=0, max_value=10**15 + 10).map(lambda cents: cents / 100),
+    st.integers(min_value=0, max_value=10**6).map(lambda mills: mills / 1000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.just(-0.0),
+)
+
+
+def parsed_or_refused(cell: Any) -> Any:
+    try:
+        return parse_money(cell)
+    except BadValue:
+        return "refused"
+
+
+@FEW
+@given(
+    texts=st.lists(st.from_regex(r"\A[0-9]{1,14}\.[0-9]{2}\Z"), min_size=1, max_size=30)
+    | st.lists(AMOUNT_TEXTS, min_size=1, max_size=30)
+)
+def test_many_amount_texts_read_at_once_as_one_by_one(texts: list[str]) -> None:
+    quick = parse_money_texts(texts)
+    if quick is not None:
+        assert quick == [parsed_or_refused(text) for text in texts]
+
+
+@FEW
+@given(
+    numbers=st.lists(st.integers(min_value=0, max_value=10**15 + 10).map(lambda c: c / 100), min_size=1)
+    | st.lists(AMOUNT_NUMBERS, min_size=1, max_size=30)
+)
+def test_many_amount_numbers_read_at_once_as_one_by_one(numbers: list[float]) -> None:
+    quick = parse_money_floats(numbers)
+    if quick is not None:
+        assert quick == [parsed_or_refused(number) for number in numbers]
+
+
+def test_many_amounts_at_once_in_their_common_shapes() -> None:
+    assert parse_money_texts(["1078.44", "0.30", "9999999999999.99"]) == [107844, 30, 999999999999999]
+    assert parse_money_floats([1078.44, 0.1 + 0.2, 3.0, -12.5, -0.0, 9999999999999.99]) == [
+        107844,
+        30,
+        300,
+        -1250,
+        0,
+        999999999999999,
+    ]
+    # Texts of any other shape, or numbers one of which is refused, are left to parse_money.
+    for texts in (["1.5"], ["12"], ["1.00", " 2.00"], ["1.00\n2.00"], ["1.00", ""]):
+        assert parse_money_texts(texts) is None
+    for numbers in ([0.001], [1.0, 1.001], [1e16], [math.nan], [math.inf]):
+        assert parse_money_floats(numbers) is None

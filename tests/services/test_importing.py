@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,8 +16,10 @@ from sqlmodel import Session
 from cpm.db import Database
 from cpm.errors import InvalidInput
 from cpm.io.sheets import file_sha256, open_sheet
-from cpm.services import importing
-from cpm.services.rows import ReadOptions
+from cpm.io.values import BadValue
+from cpm.services import bulk, importing, rows
+from cpm.services.fields import CODE, COUNT, DATE, MONEY, POINTS, STATUS, TEXT
+from cpm.services.rows import REQUIRED, BadCell, ReadOptions, column_reader
 from tests.conftest import table_rows, write_csv, write_xlsx
 
 ORDER_HEADER = ["订单号", "客户编号", "下单日期", "实付金额", "数量", "渠道", "订单状态", "退款金额"]
@@ -42,6 +46,14 @@ def orders_of(session: Session) -> dict[str, tuple[Any, ...]]:
         " o.quantity, o.channel, o.status FROM orders o JOIN customers c ON c.id = o.customer_id"
     ).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
+
+
+@pytest.fixture(params=[False, True], ids=["upsert compares", "stored rows compared first"])
+def bulk_sized(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-import both ways: the second treats these small files as a million-row file is
+    treated, comparing them with the stored orders before anything goes to the upsert."""
+    if request.param:
+        monkeypatch.setattr(bulk, "BULK_LOAD_ROWS", 1)
 
 
 def test_lines_of_one_order_are_summed(session: Session, tmp_path: Path) -> None:
@@ -117,7 +129,7 @@ def test_unknown_customers_are_created_once_and_known_ones_are_left_alone(
 
 
 def test_reimport_counts_inserted_updated_unchanged_and_never_deletes(
-    session: Session, tmp_path: Path
+    session: Session, tmp_path: Path, bulk_sized: None
 ) -> None:
     first = write_xlsx(
         tmp_path / "a.xlsx",
@@ -147,7 +159,9 @@ def test_reimport_counts_inserted_updated_unchanged_and_never_deletes(
     assert orders["S3"][2:5] == (3000, 3000, 0) and orders["S3"][-1] == "refunded"
 
 
-def test_columns_missing_from_a_later_file_keep_their_stored_values(session: Session, tmp_path: Path) -> None:
+def test_columns_missing_from_a_later_file_keep_their_stored_values(
+    session: Session, tmp_path: Path, bulk_sized: None
+) -> None:
     full = write_xlsx(
         tmp_path / "full.xlsx",
         [
@@ -174,7 +188,9 @@ def test_columns_missing_from_a_later_file_keep_their_stored_values(session: Ses
     assert orders["S2"] == ("C1", "2025-01-02", 5000, 0, 0, 1, "门店", "cancelled")
 
 
-def test_a_file_with_refunds_but_no_status_keeps_the_stored_status(session: Session, tmp_path: Path) -> None:
+def test_a_file_with_refunds_but_no_status_keeps_the_stored_status(
+    session: Session, tmp_path: Path, bulk_sized: None
+) -> None:
     full = write_xlsx(
         tmp_path / "full.xlsx",
         [
@@ -206,7 +222,7 @@ def test_a_file_with_refunds_but_no_status_keeps_the_stored_status(session: Sess
 
 
 def test_a_file_with_statuses_but_no_refunds_keeps_only_a_completed_orders_stored_refund(
-    session: Session, tmp_path: Path
+    session: Session, tmp_path: Path, bulk_sized: None
 ) -> None:
     full = write_xlsx(
         tmp_path / "full.xlsx",
@@ -428,3 +444,54 @@ def test_a_customers_file_with_only_codes_inserts_new_ones_and_changes_nothing_e
         .fetchall()
     )
     assert rows == [("C1", "张三"), ("C2", None)]
+
+
+# --- a column is read a chunk at a time, each distinct cell parsed once -----------------------------
+
+COLUMN_CELLS = st.one_of(
+    st.sampled_from(["", " ", " C1 ", "C1", "1", "1.0", "1.00", "-0", "2024-01-05", "05/01/2024", "已完成"]),
+    st.sampled_from(["done", "-3", "1,234.50", "12.345", "9999999999999.99", "x" * 65, "1.00\n2.00"]),
+    st.text(max_size=6),
+    st.integers(min_value=-3, max_value=3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.0, 2.5, 1078.44, 45292.0]),
+    st.booleans(),
+    st.none(),
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2020, 1, 5)),
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2020, 1, 2)),
+)
+
+
+def parsed_alone(kind: str, options: ReadOptions, *, required: bool, cell: Any) -> Any:
+    """What one cell reads as, parsed by itself and never remembered."""
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        return ("bad", REQUIRED) if required else (type(None), None)
+    try:
+        value = rows._parser_for(kind, options)(cell)
+    except BadValue as exc:
+        return ("bad", str(exc))
+    return (type(value), value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from([CODE, TEXT, DATE, MONEY, COUNT, STATUS, POINTS]),
+    required=st.booleans(),
+    dayfirst=st.booleans(),
+    decimal_comma=st.booleans(),
+    chunks=st.lists(st.lists(COLUMN_CELLS, min_size=1, max_size=12), min_size=1, max_size=8),
+)
+def test_a_column_read_a_chunk_at_a_time_reads_each_cell_as_parsing_it_alone(
+    kind: str, required: bool, dayfirst: bool, decimal_comma: bool, chunks: list[list[Any]]
+) -> None:
+    # Small limits, so that remembering, a full memory and giving up on it all happen here.
+    options = ReadOptions(dayfirst=dayfirst, decimal_comma=decimal_comma)
+    with mock.patch.object(rows, "MEMORY_LIMIT", 8), mock.patch.object(rows, "MEMORY_TRIAL_ROWS", 10):
+        reader = column_reader(kind, options, required=required)
+        for cells in chunks * 2:  # twice: the second time every cell has been seen
+            kinds = {str} if all(type(cell) is str for cell in cells) else None
+            values, has_bad = reader.read(cells, kinds)
+            read = [("bad", v.expected) if isinstance(v, BadCell) else (type(v), v) for v in values]
+            expected = [parsed_alone(kind, options, required=required, cell=cell) for cell in cells]
+            assert read == expected
+            assert has_bad == any(shown[0] == "bad" for shown in expected)
