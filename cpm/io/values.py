@@ -103,12 +103,22 @@ def _from_serial(serial: float, raw: Any) -> date:
     return EXCEL_EPOCH + timedelta(days=int(serial))
 
 
+EARLIEST_DATE = date(1900, 1, 1)  # Excel's first day; windows and expiries reach back from dates
+
+
 def parse_date(value: Any, *, dayfirst: bool = False) -> date:
-    """A date from a date cell, an Excel serial, or text in the common forms.
+    """A date from a date cell, an Excel serial, or text in the common forms, from 1900 on.
 
     `05/01/2024` is read month first (5 January with --dayfirst); a first part above 12 without
     --dayfirst is refused rather than guessed, so one file is never read two ways.
     """
+    day = _parse_date(value, dayfirst=dayfirst)
+    if day < EARLIEST_DATE:
+        raise BadValue(f"a date before {EARLIEST_DATE.year}; {DATE_EXPECTED}")
+    return day
+
+
+def _parse_date(value: Any, *, dayfirst: bool) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

@@ -193,6 +193,13 @@ def test_garbage_is_not_a_date(raw: Any) -> None:
         parse_date(raw)
 
 
+@pytest.mark.parametrize("raw", ["0050-01-01", "1899-12-31", "1000年1月1日", date(1899, 12, 31)])
+def test_dates_before_1900_are_refused(raw: Any) -> None:
+    with pytest.raises(BadValue, match="before 1900"):
+        parse_date(raw)
+    assert parse_date("1900-01-01") == date(1900, 1, 1)
+
+
 # Dates from 1901 on: earlier ones fall in Excel's fictitious-1900 stretch, and a year before 1000
 # has no four-digit form.
 DATES = st.dates(min_value=date(1901, 1, 1), max_value=date(9999, 12, 31))
