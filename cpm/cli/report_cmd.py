@@ -194,6 +194,7 @@ def report(
     if until_day >= options.as_of:
         raise typer.BadParameter("--until must be before --as-of (the report sees orders dated before as-of)")
     with session_scope(state.db, write=True) as session:
+        pack: reports.MeetingPack | None = None
         if xlsx is not None:
             pack = reports.meeting_pack(session, settings, options)
             from cpm.services import clv  # loads numpy and scipy
@@ -217,7 +218,8 @@ def report(
                     report_render.overview(pack.overview, settings)
                 return
         if part is None:
-            view = reports.overview(session, settings, options)
+            # With --xlsx the summary is already computed: the workbook's Summary sheet is this report.
+            view = pack.overview if pack is not None else reports.overview(session, settings, options)
             if output is Format.json:
                 emit_json(report_data.overview_data(view, settings))
             elif output is Format.csv:
@@ -298,7 +300,7 @@ def report(
                 fields = [*report_data.CUSTOMER_FIELDS, *(["p_alive"] if alive is not None else [])]
                 emit_csv([customer_object(r) for r in chosen], fields)
         elif part is Part.cohorts:
-            cohorts = reports.cohorts(session, options)
+            cohorts = reports.cohorts(session, settings, options)
             if output is Format.table:
                 render.out.print(report_render.cohort_table(cohorts))
             elif output is Format.json:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpm.cli.report_data import KPI_LABELS, MONEY_KPIS, customer_data, kpi_change, kpi_data, ratio
+from cpm.cli.report_data import KPI_LABELS, MONEY_KPIS, kpi_change, kpi_data, ratio
 from cpm.config import Settings
 from cpm.io.workbook import (
     DATE,
@@ -22,7 +22,7 @@ from cpm.io.workbook import (
     Sheet,
     write_workbook,
 )
-from cpm.services.customers import TIER_NAMES
+from cpm.services.customers import AT_RISK, TIER_NAMES
 from cpm.services.reports import EXPIRING_DAYS, CustomerRow, GroupShare, MeetingPack
 
 if TYPE_CHECKING:  # the CLV module loads numpy and scipy; only a workbook with CLV needs them
@@ -60,10 +60,6 @@ def mask_email(email: str | None) -> str | None:
 def _money(text: str | None) -> float | None:
     """A JSON money string as the number a workbook cell holds (currency units)."""
     return None if text is None else float(Decimal(text))
-
-
-def _day(text: str | None) -> date | None:
-    return None if text is None else date.fromisoformat(text)
 
 
 def _kpi_value(key: str, value: Any) -> Any:
@@ -245,31 +241,34 @@ CUSTOMER_COLUMNS = [
 
 
 def _customer_row(row: CustomerRow, points: int, *, mask_pii: bool) -> tuple[Any, ...]:
-    data = customer_data(row)
-    phone, email = row.info.phone, row.info.email
+    """The JSON customer object's values as cells (money in currency units: cents / 100 is the
+    same float as the two-decimal string read back, without going through text)."""
+    info, rfm, rhythm = row.info, row.rfm, row.rhythm
+    phone, email = info.phone, info.email
     if mask_pii:
         phone, email = mask_phone(phone), mask_email(email)
+    status = rhythm.status if rhythm else None
     return (
-        data["code"],
-        data["name"],
-        data["city"],
-        data["sales_rep"],
+        info.code,
+        info.name,
+        info.city,
+        info.sales_rep,
         phone,
         email,
         TIER_NAMES[row.tier],
-        data["abc"],
-        data["r"],
-        data["f"],
-        data["m"],
-        data["segment"],
-        _money(data["window_revenue"]),
-        data["window_orders"],
-        _day(data["first_order"]),
-        _day(data["last_order"]),
-        _money(data["lifetime_revenue"]),
+        row.abc,
+        rfm.r if rfm else None,
+        rfm.f if rfm else None,
+        rfm.m if rfm else None,
+        rfm.segment if rfm else None,
+        row.window_revenue / 100,
+        row.window_orders,
+        rhythm.first_order if rhythm else None,
+        rhythm.last_order if rhythm else None,
+        row.lifetime_revenue / 100,
         points,
-        (data["status"] or "no orders").replace("_", " "),
-        "yes" if data["status"] == "at_risk" else "",
+        (status or "no orders").replace("_", " "),
+        "yes" if status == AT_RISK else "",
     )
 
 
@@ -325,17 +324,19 @@ def _at_risk(pack: MeetingPack, *, mask_pii: bool) -> Sheet:
 def _points(pack: MeetingPack) -> Sheet:
     as_of = pack.overview.as_of
     soon = as_of + timedelta(days=EXPIRING_DAYS)
-    by_id = {r.info.id: r for r in pack.rows}
     rows = []
-    for cid, account in sorted(
-        pack.points.items(), key=lambda item: by_id[item[0]].info.code if item[0] in by_id else ""
-    ):
-        row = by_id.get(cid)
-        if row is None:
+    for row in pack.rows:  # by customer code
+        account = pack.points.get(row.info.id)
+        if account is None:
             continue
-        live = [lot for lot in account.lots.values() if lot.remaining > 0 and lot.alive_on(as_of)]
-        expiring = sum(lot.remaining for lot in live if lot.expires_on is not None and lot.expires_on < soon)
-        next_expiry = min((lot.expires_on for lot in live if lot.expires_on is not None), default=None)
+        expiring, next_expiry = 0, None
+        for lot in account.lots.values():  # one pass: a customer can hold hundreds of lots
+            if lot.expires_on is None or lot.remaining <= 0 or not lot.alive_on(as_of):
+                continue
+            if lot.expires_on < soon:
+                expiring += lot.remaining
+            if next_expiry is None or lot.expires_on < next_expiry:
+                next_expiry = lot.expires_on
         rows.append(
             (
                 row.info.code,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from cpm.io.files import atomic_output
 
 TEXT, INTEGER, MONEY, RATIO, DATE, DECIMAL = "text", "integer", "money", "ratio", "date", "decimal"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NOT_PLAIN = ("", "=", "#")  # first characters of text openpyxl would not store as plain text
+_NUMBERS = (int, float)
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 TITLE_FONT = Font(bold=True, size=16)
@@ -124,6 +126,48 @@ def _cell(ws: Any, value: Any, kind: str, formats: Formats, **style: Any) -> Any
     return cell
 
 
+class _Rows:
+    """Turns a table's rows into what a write-only sheet appends, cheaply: plain values where
+    openpyxl writes them as they are, and one reused cell per formatted column for numbers and
+    dates (a new styled cell per value costs more than writing it). Reusing is safe because a
+    write-only sheet writes each appended row out before the next one is built."""
+
+    def __init__(self, ws: Any, columns: Sequence[Column], formats: Formats) -> None:
+        self.ws, self.formats = ws, formats
+        self.kinds = [c.kind for c in columns]
+        self.number_formats = [formats.for_kind(c.kind) for c in columns]
+        # Created on first use, so number formats are registered in the order the cells need them.
+        self.shared: list[Any] = [None] * len(columns)
+
+    def cells(self, values: Sequence[Any]) -> list[Any]:
+        if len(values) != len(self.kinds):
+            raise ValueError(f"a row of {len(values)} values for {len(self.kinds)} columns")
+        row: list[Any] = []
+        for index, value in enumerate(values):
+            kind = value.__class__
+            if value is None:
+                row.append(None)
+            elif kind is str:
+                # openpyxl reads "=…" as a formula and "#N/A"-like text as an error: those get a
+                # text cell; every other string is written as text anyway.
+                plain = value[:1] not in _NOT_PLAIN
+                row.append(value if plain else _cell(self.ws, value, TEXT, self.formats))
+            elif kind in _NUMBERS or (kind is date and self.kinds[index] == DATE):
+                number_format = self.number_formats[index]
+                if number_format is None:
+                    row.append(value)
+                    continue
+                cell = self.shared[index]
+                if cell is None:
+                    cell = self.shared[index] = WriteOnlyCell(self.ws)
+                    cell.number_format = number_format
+                cell.value = value
+                row.append(cell)
+            else:
+                row.append(_cell(self.ws, value, self.kinds[index], self.formats))
+        return row
+
+
 def _width(column: Column) -> float:
     if column.width is not None:
         return column.width
@@ -206,10 +250,10 @@ def _write_sheet(wb: Workbook, spec: Sheet, formats: Formats) -> None:
             for c in spec.columns
         ]
     )
-    kinds = [c.kind for c in spec.columns]
+    table = _Rows(ws, spec.columns, formats)
     first_data = row_number + 1
     for values in spec.rows:
-        emit([_cell(ws, value, kind, formats) for value, kind in zip(values, kinds, strict=True)])
+        emit(table.cells(values))
     last_data = row_number
     last_column = get_column_letter(len(spec.columns))
     if spec.filters and last_data >= first_data:

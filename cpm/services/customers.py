@@ -7,11 +7,13 @@ pass over each customer's purchase days; never from order objects.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
-from statistics import median
+from itertools import groupby
+from operator import itemgetter, sub
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -20,7 +22,8 @@ from sqlmodel import Session, col, select
 from cpm.config import RfmSegment, Settings
 from cpm.models import Customer, Order
 from cpm.services import bulk
-from cpm.services.kpis import COUNTED
+from cpm.services.kpis import COUNTED, FirstOrders
+from cpm.services.periods import month_index
 
 REGULAR, VIP, DIAMOND = "regular", "vip", "diamond"
 TIER_NAMES = {REGULAR: "Regular", VIP: "VIP", DIAMOND: "Diamond"}
@@ -46,7 +49,7 @@ class Window:
         return f"all time to {last}" if self.start is None else f"{self.start} to {last}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowSpend:
     revenue: int
     orders: int
@@ -81,13 +84,18 @@ def abc_classes(
         if amount <= 0:
             classes[cid] = "C"
             continue
-        share = Fraction(before, total)
-        classes[cid] = "A" if share < a else "B" if share < b else "C"
+        # before / total < a, in integers (total > 0 here): no Fraction per customer
+        if before * a.denominator < a.numerator * total:
+            classes[cid] = "A"
+        elif before * b.denominator < b.numerator * total:
+            classes[cid] = "B"
+        else:
+            classes[cid] = "C"
         before += amount
     return classes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rfm:
     recency_days: int
     r: int
@@ -112,14 +120,18 @@ def rfm_scores(
     sorted_orders = sorted(s.orders for s in spend.values())
     sorted_revenue = sorted(s.revenue for s in spend.values())
     rules = list(segments)
+    names = {
+        (r, f): next((rule.name for rule in rules if rule.holds(r, f)), "")
+        for r in range(1, 6)
+        for f in range(1, 6)
+    }
     result = {}
     for cid, s in spend.items():
         days = recency[cid]
         r = _score(n - bisect_right(sorted_recency, days), n)  # worse = more days since the last order
         f = _score(bisect_left(sorted_orders, s.orders), n)
         m = _score(bisect_left(sorted_revenue, s.revenue), n)
-        name = next((rule.name for rule in rules if rule.holds(r, f)), "")
-        result[cid] = Rfm(days, r, f, m, name)
+        result[cid] = Rfm(days, r, f, m, names[r, f])
     return result
 
 
@@ -131,7 +143,7 @@ def tier_for(spend: int, settings: Settings) -> str:
     return REGULAR
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rhythm:
     """A customer's buying rhythm up to as-of, and what it says about churn."""
 
@@ -143,22 +155,6 @@ class Rhythm:
     status: str  # active / at_risk / lapsed
 
 
-def purchase_days(session: Session, *, before: date) -> Iterator[tuple[int, date]]:
-    """(customer, day) of every counted purchase, each day once, in customer then date order.
-
-    Up to a million rows: read through the driver's cursor, without per-row ORM type processing.
-    """
-    rows = bulk.stream(
-        session,
-        "SELECT DISTINCT customer_id, order_date FROM orders WHERE net_amount > 0 AND order_date < {} "
-        "ORDER BY customer_id, order_date",
-        (bulk.db_value(before, sqlite=bulk.is_sqlite(session)),),
-    )
-    parse = date.fromisoformat
-    for customer_id, day in rows:
-        yield customer_id, parse(day) if day.__class__ is str else day
-
-
 def churn_status(days_since: int, gap: Fraction | None, settings: Settings) -> str:
     if days_since > settings.lapsed_days:
         return LAPSED
@@ -167,32 +163,98 @@ def churn_status(days_since: int, gap: Fraction | None, settings: Settings) -> s
     return AT_RISK if days_since > settings.at_risk_factor * gap else ACTIVE
 
 
-def rhythms(days: Iterable[tuple[int, date]], *, as_of: date, settings: Settings) -> dict[int, Rhythm]:
-    """One pass over purchase days: same-day orders are one purchase; gaps are between days."""
-    result: dict[int, Rhythm] = {}
-    current: int | None = None
-    dates: list[date] = []
-
-    def close() -> None:
-        if current is None or not dates:
-            return
-        gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
-        gap = Fraction(median(gaps)) if gaps else None
-        since = (as_of - dates[-1]).days
-        result[current] = Rhythm(
-            len(dates), dates[0], dates[-1], since, gap, churn_status(since, gap, settings)
-        )
-
-    for customer_id, day in days:
-        if customer_id != current:
-            close()
-            current, dates = customer_id, []
-        dates.append(day)
-    close()
-    return result
+def _median_gap(days: list[int]) -> Fraction | None:
+    """The median of the gaps between consecutive purchase days (ordinals), exactly."""
+    gaps = sorted(map(sub, days[1:], days))
+    if not gaps:
+        return None
+    middle = len(gaps) // 2
+    if len(gaps) % 2:
+        return Fraction(gaps[middle])
+    return Fraction(gaps[middle - 1] + gaps[middle], 2)
 
 
 @dataclass(frozen=True)
+class PurchaseHistory:
+    """Everything the reports need from the orders before as-of, per customer, from one pass."""
+
+    window: dict[int, WindowSpend]  # customers with a counted order in the window
+    lifetime: dict[int, WindowSpend]  # customers with a counted order before as-of
+    rhythms: dict[int, Rhythm]
+    firsts: FirstOrders
+    months: list[set[int]] | None  # per customer: the months (month_index) they bought in, if asked
+
+
+class _Ordinals(dict[Any, int]):
+    """Day as the database returns it (ISO text on SQLite, a date elsewhere) → its ordinal.
+
+    A shop has a few thousand distinct order dates: each is parsed once, not once per order."""
+
+    def __missing__(self, key: Any) -> int:
+        day = date.fromisoformat(key) if isinstance(key, str) else key
+        ordinal = self[key] = day.toordinal()
+        return ordinal
+
+
+class _Months(dict[int, int]):
+    """Day ordinal → month_index, worked out once per distinct day."""
+
+    def __missing__(self, key: int) -> int:
+        month = self[key] = month_index(date.fromordinal(key))
+        return month
+
+
+def purchase_history(
+    session: Session, *, window: Window, settings: Settings, months: bool = False
+) -> PurchaseHistory:
+    """Spend in the window and to date, buying rhythm and first orders of every customer as of
+    `window.end`, from one ordered pass over each customer's purchase days (several orders on one
+    day are one purchase day; revenue and order counts still add up every order).
+
+    `months` also collects the months each customer bought in, for the cohorts.
+    """
+    as_of = window.end
+    rows = bulk.stream(
+        session,
+        "SELECT customer_id, order_date, COUNT(*), SUM(net_amount) FROM orders "
+        "WHERE net_amount > 0 AND order_date < {} "
+        "GROUP BY customer_id, order_date ORDER BY customer_id, order_date",
+        (bulk.db_value(as_of, sqlite=bulk.is_sqlite(session)),),
+    )
+    ordinal_of, month_of = _Ordinals(), _Months()
+    as_of_ordinal = as_of.toordinal()
+    window_start = window.start.toordinal() if window.start is not None else None
+    in_window: dict[int, WindowSpend] = {}
+    lifetime: dict[int, WindowSpend] = {}
+    rhythm: dict[int, Rhythm] = {}
+    first: dict[int, date] = {}
+    second: dict[int, date] = {}
+    bought_in: list[set[int]] | None = [] if months else None
+    for customer_id, group in groupby(rows, key=itemgetter(0)):
+        _, day_values, orders, revenue = zip(*group, strict=True)
+        days = list(map(ordinal_of.__getitem__, day_values))
+        cid = int(customer_id)
+        first_day, last_day = date.fromordinal(days[0]), date.fromordinal(days[-1])
+        lifetime[cid] = WindowSpend(int(sum(revenue)), int(sum(orders)), last_day)
+        if window_start is None:
+            in_window[cid] = lifetime[cid]
+        elif days[-1] >= window_start:
+            start = bisect_left(days, window_start)
+            in_window[cid] = WindowSpend(int(sum(revenue[start:])), int(sum(orders[start:])), last_day)
+        gap = _median_gap(days)
+        since = as_of_ordinal - days[-1]
+        rhythm[cid] = Rhythm(len(days), first_day, last_day, since, gap, churn_status(since, gap, settings))
+        first[cid] = first_day
+        if orders[0] > 1:
+            second[cid] = first_day
+        elif len(days) > 1:
+            second[cid] = date.fromordinal(days[1])
+        if bought_in is not None:
+            bought_in.append(set(map(month_of.__getitem__, days)))
+    return PurchaseHistory(in_window, lifetime, rhythm, FirstOrders(first, second), bought_in)
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerInfo:
     id: int
     code: str
@@ -205,9 +267,10 @@ class CustomerInfo:
 
 def all_customers(session: Session) -> dict[int, CustomerInfo]:
     table = Customer.__table__.c  # type: ignore[attr-defined]
-    rows = session.execute(
+    rows = bulk.driver_rows(
+        session,
         sa_select(
             table.id, table.customer_code, table.name, table.city, table.sales_rep, table.phone, table.email
-        )
-    ).all()
+        ),
+    )
     return {int(r[0]): CustomerInfo(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}

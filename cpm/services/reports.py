@@ -18,16 +18,15 @@ from cpm.services.customers import (
     LAPSED,
     TIER_ORDER,
     CustomerInfo,
+    PurchaseHistory,
     Rfm,
     Rhythm,
     Window,
     abc_classes,
     all_customers,
-    purchase_days,
+    purchase_history,
     rfm_scores,
-    rhythms,
     tier_for,
-    window_spend,
 )
 from cpm.services.kpis import Kpis, period_kpis
 from cpm.services.periods import Period, periods_ending, reported_period
@@ -51,7 +50,7 @@ class ReportOptions:
         return reported_period(self.as_of, self.period)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomerRow:
     """Everything the reports say about one customer."""
 
@@ -95,17 +94,29 @@ class Overview:
     tier_changes_recorded: int = 0
 
 
-def customer_rows(session: Session, settings: Settings, options: ReportOptions) -> list[CustomerRow]:
+def history_for(
+    session: Session, settings: Settings, options: ReportOptions, *, months: bool = False
+) -> PurchaseHistory:
+    """The one pass over the orders before as-of that customer rows, KPIs and cohorts share."""
+    return purchase_history(session, window=options.window(), settings=settings, months=months)
+
+
+def customer_rows(
+    session: Session,
+    settings: Settings,
+    options: ReportOptions,
+    *,
+    history: PurchaseHistory | None = None,
+) -> list[CustomerRow]:
     """Every customer with tier, ABC, RFM, spend and churn status as of `options.as_of`."""
-    window = options.window()
+    if history is None:
+        history = history_for(session, settings, options)
     infos = all_customers(session)
-    spend = window_spend(session, window)
-    lifetime = window_spend(session, Window(None, options.as_of))
+    spend, lifetime, rhythm = history.window, history.lifetime, history.rhythms
     codes = {cid: info.code for cid, info in infos.items()}
     revenue = {cid: s.revenue for cid, s in spend.items()}
     classes = abc_classes(revenue, codes, a=settings.abc_a, b=settings.abc_b)
     scores = rfm_scores(spend, as_of=options.as_of, segments=settings.rfm_segments)
-    rhythm = rhythms(purchase_days(session, before=options.as_of), as_of=options.as_of, settings=settings)
     rows = []
     for cid, info in sorted(infos.items(), key=lambda item: item[1].code):
         in_window = spend.get(cid)
@@ -146,15 +157,23 @@ def overview(
     settings: Settings,
     options: ReportOptions,
     *,
+    history: PurchaseHistory | None = None,
     rows: list[CustomerRow] | None = None,
     points: dict[int, ledger.Account] | None = None,
+    kpis: tuple[Kpis, Kpis] | None = None,
 ) -> Overview:
     """The default report: KPIs with change, ABC and tier shares, top customers, churn counts,
-    and the points about to expire."""
+    and the points about to expire. `kpis` are the previous and the reported period's, if known."""
     period = options.reported()
-    previous, current = period_kpis(session, [period.previous(), period])
+    if history is None and (rows is None or kpis is None):
+        history = history_for(session, settings, options)
+    if kpis is None:
+        assert history is not None
+        previous, current = period_kpis(session, [period.previous(), period], firsts=history.firsts)
+    else:
+        previous, current = kpis
     if rows is None:
-        rows = customer_rows(session, settings, options)
+        rows = customer_rows(session, settings, options, history=history)
     recorded = record_tier_changes(session, rows, settings=settings, options=options)
     soon = ledger.expiring(
         session, on=options.as_of, until=options.as_of + timedelta(days=EXPIRING_DAYS), replayed=points
@@ -206,11 +225,15 @@ def trend(session: Session, options: ReportOptions) -> list[Kpis]:
     return period_kpis(session, periods_ending(options.reported(), options.periods))
 
 
-def cohorts(session: Session, options: ReportOptions) -> list[Cohort]:
+def cohorts(
+    session: Session, settings: Settings, options: ReportOptions, *, history: PurchaseHistory | None = None
+) -> list[Cohort]:
+    months = history.months if history is not None else None
+    if months is None:
+        months = history_for(session, settings, options, months=True).months
+        assert months is not None
     last_month = reported_period(options.as_of, "month").start
-    return monthly_cohorts(
-        purchase_days(session, before=options.as_of), last_month=last_month, since=options.since
-    )
+    return monthly_cohorts(months, last_month=last_month, since=options.since)
 
 
 def at_risk_rows(rows: list[CustomerRow]) -> list[CustomerRow]:
@@ -294,14 +317,19 @@ class MeetingPack:
 
 
 def meeting_pack(session: Session, settings: Settings, options: ReportOptions) -> MeetingPack:
-    rows = customer_rows(session, settings, options)
+    history = history_for(session, settings, options, months=True)
+    rows = customer_rows(session, settings, options, history=history)
     points = ledger.accounts(session)
+    # The trend ends with the reported period and the one before it: the summary's two columns.
+    kpis = period_kpis(
+        session, periods_ending(options.reported(), max(options.periods, 2)), firsts=history.firsts
+    )
     return MeetingPack(
-        overview=overview(session, settings, options, rows=rows, points=points),
+        overview=overview(session, settings, options, rows=rows, points=points, kpis=(kpis[-2], kpis[-1])),
         rows=rows,
         at_risk=at_risk_rows(rows),
         rfm=rfm_shares(rows, settings),
-        trend=trend(session, options),
-        cohorts=cohorts(session, options),
+        trend=kpis[-options.periods :],
+        cohorts=cohorts(session, settings, options, history=history),
         points=points,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree
@@ -174,6 +174,28 @@ def test_the_writer_stores_every_formula_like_text_as_text(tmp_path: Path) -> No
     # XML turns a bare carriage return into a line feed; what matters is that nothing is a formula.
     assert [c.value for c in cells] == [t.replace("\r", "\n") for t in texts]
     assert all(c.data_type == "s" for c in cells)
+
+
+def test_every_row_of_a_column_keeps_its_format_and_error_like_text_stays_text(tmp_path: Path) -> None:
+    from cpm.io.workbook import DATE, INTEGER, MONEY, Column, Sheet, write_workbook
+
+    rows = [
+        ("#N/A", 1234.5, 3, date(2025, 1, 31)),
+        ("#DIV/0!", None, None, None),
+        ("plain", 0.1, 12_345, date(2024, 2, 29)),
+    ]
+    columns = [Column("text"), Column("money", MONEY), Column("count", INTEGER), Column("day", DATE)]
+    path = tmp_path / "w.xlsx"
+    write_workbook(path, [Sheet(name="S", columns=columns, rows=rows)])
+    ws = openpyxl.load_workbook(path)["S"]
+    body = list(ws.iter_rows(min_row=2))
+    assert [c.value for c in body[0]] == ["#N/A", 1234.5, 3, datetime(2025, 1, 31)]
+    assert [c.value for c in body[1]] == ["#DIV/0!", None, None, None]
+    assert [c.value for c in body[2]] == ["plain", 0.1, 12_345, datetime(2024, 2, 29)]
+    assert all(row[0].data_type == "s" for row in body)  # never an error value
+    for row in (body[0], body[2]):
+        assert [c.number_format for c in row[1:]] == ['"¥"#,##0.00', "#,##0", "yyyy-mm-dd"]
+    assert all(c.number_format == "General" for c in body[1][1:])  # empty cells carry no format
 
 
 def test_too_little_history_for_clv_says_so_on_the_clv_sheet(cli: Cli, shop: Path) -> None:
