@@ -29,6 +29,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from cpm.models import Order
+from cpm.services import bulk
 from cpm.services.clv_models import Array, BgNbd, GammaGamma, fit_bgnbd, fit_gamma_gamma
 from cpm.services.customers import CustomerInfo, all_customers
 from cpm.services.kpis import COUNTED
@@ -80,7 +81,9 @@ def purchase_history(session: Session, *, until: date) -> PurchaseHistory:
     days: list[int] = []
     repeat: list[int] = []
     current: int | None = None
-    for customer_id, day, spend in session.exec(query.execution_options(yield_per=20_000)):
+    parsed = bulk.Days()
+    for customer_id, raw_day, spend in bulk.driver_rows(session, query):
+        day = parsed[raw_day]
         if customer_id != current:
             current = int(customer_id)
             ids.append(current)
