@@ -29,6 +29,9 @@ class ImportBatch(SQLModel, table=True):
     file_path: str
     sha256: str = Field(max_length=64, index=True)
     sheet: str | None = None
+    # How the file was read (requested sheet, --map, --dayfirst, …) as canonical JSON: the same
+    # file read the same way gives the same rows.
+    read_options: str | None = None
     imported_at: datetime
     rows_read: int = 0
     inserted: int = 0

@@ -17,7 +17,7 @@ from cpm.cli import render
 from cpm.cli.state import State
 from cpm.db import ensure_current, session_scope
 from cpm.io.rejects import rejects_path, write_rejects
-from cpm.io.sheets import file_sha256, open_sheet
+from cpm.io.sheets import check_readable_file, file_sha256, open_sheet
 from cpm.services import importing
 from cpm.services.fields import FIELDS_BY_KIND
 from cpm.services.rows import ReadOptions
@@ -87,8 +87,19 @@ def _run_import(
     state: State = ctx.obj
     mapping = _column_map(kind, column_map)
     ensure_current(state.db)  # say `cpm init` before complaining about the file
-    opened = open_sheet(file, sheet=sheet)
+    check_readable_file(file)
+    sha256 = file_sha256(file)
     options = ReadOptions(column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma)
+    read_as = importing.read_options_key(sheet=sheet, options=options, skip_invalid=skip_invalid)
+    with session_scope(state.db, write=True, dry_run=dry_run) as session:
+        repeated = importing.repeat_of_last_import(
+            session, kind=kind, path=file, sha256=sha256, read_options=read_as
+        )
+    if repeated is not None:
+        if not state.quiet:
+            render.import_summary(repeated, dry_run=dry_run, rejects_file=None)
+        return
+    opened = open_sheet(file, sheet=sheet)
 
     def action(session: Session, request: importing.ImportRequest) -> importing.ImportSummary:
         if kind == "points":
@@ -102,10 +113,11 @@ def _run_import(
         request = importing.ImportRequest(
             sheet=opened,
             path=file,
-            sha256=file_sha256(file),
+            sha256=sha256,
             options=options,
             skip_invalid=skip_invalid,
             progress=progress,
+            sheet_asked=sheet,
         )
         with session_scope(state.db, write=True, dry_run=dry_run) as session:
             summary = action(session, request)

@@ -67,7 +67,12 @@ def import_summary(summary: ImportSummary, *, dry_run: bool, rejects_file: str |
     out.print(table)
     if summary.ignored_columns:
         message("Ignored columns: " + ", ".join(summary.ignored_columns))
-    if summary.imported_before and not dry_run:
+    if summary.repeat_of is not None:
+        message(
+            f"Nothing to read: this is the file of import #{summary.repeat_of}, read the same way, and no "
+            f"{noun} were imported since, so every row is unchanged."
+        )
+    elif summary.imported_before and not dry_run:
         first_id, first_at = summary.imported_before[0]
         message(f"Note: this exact file was imported before (import #{first_id}, {first_at:%Y-%m-%d %H:%M}).")
     if rejects_file:

@@ -59,9 +59,14 @@ class Sheet:
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise InvalidInput(
+            f"{path}: cannot read the file ({exc.strerror})", hint="Check that you may read the file."
+        ) from exc
     return digest.hexdigest()
 
 

@@ -21,6 +21,8 @@ from cpm.services.import_batch import (
     ImportRequest,
     ImportSummary,
     Rejected,
+    read_options_key,
+    repeat_of_last_import,
     without_cycle_collection,
 )
 from cpm.services.order_lines import merge_order_lines
@@ -34,6 +36,8 @@ __all__ = [
     "import_orders",
     "import_points",
     "list_imports",
+    "read_options_key",
+    "repeat_of_last_import",
 ]
 
 CUSTOMER_COLUMNS = ("name", "phone", "email", "city", "joined_on", "birthday", "sales_rep", "tags")
