@@ -92,28 +92,23 @@ def balance(
     today = date.today()
     with session_scope(state.db) as session:
         customers = all_customers(session)
+        until = today + timedelta(days=30)
         if code is not None:
             customer = ledger.customer_by_code(session, code)
             assert customer.id is not None
-            accounts = ledger.accounts(session, [customer.id])
-            accounts.setdefault(customer.id, ledger.Account())
+            positions = ledger.positions(session, on=today, until=until, customer_ids=[customer.id])
+            positions.setdefault(customer.id, ledger.Position(0, 0, 0, None))
         else:
-            accounts = ledger.accounts(session)
+            positions = ledger.positions(session, on=today, until=until)
     rows = [
         {
             "code": customers[cid].code,
             "name": customers[cid].name,
-            "balance": account.balance,
-            "available": account.available(today),
-            "expiring_30_days": sum(
-                lot.remaining
-                for lot in account.lots.values()
-                if lot.alive_on(today)
-                and lot.expires_on is not None
-                and lot.expires_on < today + timedelta(days=30)
-            ),
+            "balance": position.balance,
+            "available": position.available,
+            "expiring_30_days": position.expiring,
         }
-        for cid, account in sorted(accounts.items(), key=lambda item: customers[item[0]].code)
+        for cid, position in sorted(positions.items(), key=lambda item: customers[item[0]].code)
     ]
     if output is Format.json:
         emit_json({"as_of": today.isoformat(), "customers": rows})

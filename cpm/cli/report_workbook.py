@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -273,7 +272,7 @@ def _customer_row(row: CustomerRow, points: int, *, mask_pii: bool) -> tuple[Any
 
 
 def _customers(pack: MeetingPack, *, mask_pii: bool) -> Sheet:
-    points = {cid: account.balance for cid, account in pack.points.items()}
+    points = {cid: position.balance for cid, position in pack.points.items()}
     return Sheet(
         name="Customers",
         columns=CUSTOMER_COLUMNS,
@@ -323,29 +322,20 @@ def _at_risk(pack: MeetingPack, *, mask_pii: bool) -> Sheet:
 
 def _points(pack: MeetingPack) -> Sheet:
     as_of = pack.overview.as_of
-    soon = as_of + timedelta(days=EXPIRING_DAYS)
     rows = []
     for row in pack.rows:  # by customer code
-        account = pack.points.get(row.info.id)
-        if account is None:
+        position = pack.points.get(row.info.id)
+        if position is None:
             continue
-        expiring, next_expiry = 0, None
-        for lot in account.lots.values():  # one pass: a customer can hold hundreds of lots
-            if lot.expires_on is None or lot.remaining <= 0 or not lot.alive_on(as_of):
-                continue
-            if lot.expires_on < soon:
-                expiring += lot.remaining
-            if next_expiry is None or lot.expires_on < next_expiry:
-                next_expiry = lot.expires_on
         rows.append(
             (
                 row.info.code,
                 row.info.name,
                 TIER_NAMES[row.tier],
-                account.balance,
-                account.available(as_of),
-                expiring,
-                next_expiry,
+                position.balance,
+                position.available,
+                position.expiring,
+                position.next_expiry,
             )
         )
     return Sheet(

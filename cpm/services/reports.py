@@ -159,7 +159,7 @@ def overview(
     *,
     history: PurchaseHistory | None = None,
     rows: list[CustomerRow] | None = None,
-    points: dict[int, ledger.Account] | None = None,
+    points: dict[int, ledger.Position] | None = None,
     kpis: tuple[Kpis, Kpis] | None = None,
 ) -> Overview:
     """The default report: KPIs with change, ABC and tier shares, top customers, churn counts,
@@ -175,9 +175,8 @@ def overview(
     if rows is None:
         rows = customer_rows(session, settings, options, history=history)
     recorded = record_tier_changes(session, rows, settings=settings, options=options)
-    soon = ledger.expiring(
-        session, on=options.as_of, until=options.as_of + timedelta(days=EXPIRING_DAYS), replayed=points
-    )
+    if points is None:
+        points = points_positions(session, options)
     return Overview(
         as_of=options.as_of,
         period=period,
@@ -190,9 +189,14 @@ def overview(
         customers=len(rows),
         at_risk=sum(1 for r in rows if r.status == AT_RISK),
         lapsed=sum(1 for r in rows if r.status == LAPSED),
-        expiring_points=sum(lot.points for lot in soon),
+        expiring_points=sum(p.expiring for p in points.values()),
         tier_changes_recorded=recorded,
     )
+
+
+def points_positions(session: Session, options: ReportOptions) -> dict[int, ledger.Position]:
+    """Every customer's points as of the report's day, with what expires within 30 days."""
+    return ledger.positions(session, on=options.as_of, until=options.as_of + timedelta(days=EXPIRING_DAYS))
 
 
 def segments(
@@ -313,13 +317,13 @@ class MeetingPack:
     rfm: list[GroupShare]
     trend: list[Kpis]
     cohorts: list[Cohort]
-    points: dict[int, ledger.Account]
+    points: dict[int, ledger.Position]
 
 
 def meeting_pack(session: Session, settings: Settings, options: ReportOptions) -> MeetingPack:
     history = history_for(session, settings, options, months=True)
     rows = customer_rows(session, settings, options, history=history)
-    points = ledger.accounts(session)
+    points = points_positions(session, options)
     # The trend ends with the reported period and the one before it: the summary's two columns.
     kpis = period_kpis(
         session, periods_ending(options.reported(), max(options.periods, 2)), firsts=history.firsts

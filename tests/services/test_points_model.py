@@ -612,6 +612,25 @@ class Run:
             assert got == self.model.available(code, today), f"available of {code} on {today}"
         # (6) what `cpm points expiring --within 45d` lists is the model's
         until = today + timedelta(days=45)
+        # (7) the positions the reports and `cpm points balance` show (summed for customers who
+        # never lost a point, replayed for the others) are the model's, for all or for one
+        with database.session_scope(self.db) as session:
+            everyone = ledger.positions(session, on=today, until=until)
+            singly = {
+                code: ledger.positions(session, on=today, until=until, customer_ids=[ids[code]]).get(
+                    ids[code]
+                )
+                for code in sorted(self.model.customers)
+            }
+        for code in sorted(self.model.customers):
+            position = everyone.get(ids[code])
+            assert position == singly[code]
+            shown = (position.balance, position.available, position.expiring) if position else (0, 0, 0)
+            assert shown == (
+                self.model.balance(code),
+                self.model.available(code, today),
+                self.model.accounts[code].expiring(today, until) if code in self.model.accounts else 0,
+            ), f"position of {code} on {today}"
         assert expiring(self.db, today, until) == {
             code: points
             for code, account in self.model.accounts.items()
