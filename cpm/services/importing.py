@@ -169,13 +169,15 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         "import_id",
     ]
     compared = ["customer_id", "order_date", "amount", *present]
-    compared += [c for c, known in (("refunded_amount", has_refund), ("status", has_status)) if known]
-    # Status only: a refunded line inside a still-completed order changes the refund, not the status.
-    changed_when = (
-        "excluded.refunded_amount > 0 AND orders.refunded_amount != excluded.refunded_amount"
-        if has_status and not has_refund
-        else None
-    )
+    compared += [
+        c for c, known in (("refunded_amount", has_refund and has_status), ("status", has_status)) if known
+    ]
+    changed_when = None
+    if has_status and not has_refund:
+        # A refunded line inside a still-completed order changes the refund, not the status.
+        changed_when = "excluded.refunded_amount > 0 AND orders.refunded_amount != excluded.refunded_amount"
+    elif has_refund and not has_status:
+        changed_when = f"orders.refunded_amount != ({_REFUND_OF_STORED_STATUS})"
     values = [
         order_nos,
         list(map(customer_ids.__getitem__, codes)),
@@ -212,6 +214,14 @@ _CAPPED_STORED_REFUND = (
 )
 
 
+# A file with refunds but no status: an order stored as refunded whose lines give no refund is
+# refunded in full, as a refunded line without a refunded amount always is.
+_REFUND_OF_STORED_STATUS = (
+    "CASE WHEN orders.status = 'refunded' AND excluded.refunded_amount = 0 "
+    "THEN excluded.amount ELSE excluded.refunded_amount END"
+)
+
+
 def _refund_updates(*, has_status: bool, has_refund: bool) -> dict[str, str]:
     """How a stored order's status, refund and net change when the file lacks one of those columns.
 
@@ -225,8 +235,9 @@ def _refund_updates(*, has_status: bool, has_refund: bool) -> dict[str, str]:
     if has_refund:  # refunds known, status not: keep the stored status
         return {
             "status": "orders.status",
+            "refunded_amount": _REFUND_OF_STORED_STATUS,
             "net_amount": "CASE WHEN orders.status = 'cancelled' THEN 0 "
-            "ELSE excluded.amount - excluded.refunded_amount END",
+            f"ELSE excluded.amount - ({_REFUND_OF_STORED_STATUS}) END",
         }
     if has_status:
         refund = (
