@@ -280,6 +280,11 @@ def import_points(
     """
     parsed = read_sheet(request.sheet, POINTS_FIELDS, request.options)
     check = ImportPass(session, "points", request, parsed)
+    # Rows posted before are known by their key alone: the checks of defaulted dates below
+    # (which move with today and the expiry setting) must not refuse a row already in the ledger.
+    known = set(
+        session.exec(select(PointsEntry.natural_key).where(col(PointsEntry.kind) == ledger.OPENING)).all()
+    )
     seen: dict[tuple[Any, ...], int] = {}
     entries: list[tuple[str, str, int, date, date, str | None]] = []
     for row in check.rows():
@@ -290,16 +295,6 @@ def import_points(
             check.problem(row.number, "points", 0, "an opening balance of 0 points records nothing")
             continue
         given_earned, given_expires = values.get("earned_on"), values.get("expires_on")
-        earned = given_earned or today
-        if earned > today:
-            check.problem(
-                row.number, "earned_on", earned, f"is after today ({today}); points cannot be earned later"
-            )
-            continue
-        expires = given_expires or ledger.add_months(earned, settings.expiry_months)
-        if expires <= earned:
-            check.problem(row.number, "expires_on", expires, f"must be after the earned date {earned}")
-            continue
         # The key is the row as written: a blank date stays blank, so the defaults (today, the
         # expiry setting) never make the same row look new on another day.
         content = (
@@ -311,9 +306,22 @@ def import_points(
         )
         seen[content] = seen.get(content, 0) + 1
         digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:24]
-        entries.append(
-            (f"opening:{digest}:{seen[content]}", *content[:2], earned, expires, values.get("note"))
-        )
+        key = f"opening:{digest}:{seen[content]}"
+        earned = given_earned or today
+        expires = given_expires or ledger.add_months(earned, settings.expiry_months)
+        if key not in known:
+            if earned > today:
+                check.problem(
+                    row.number,
+                    "earned_on",
+                    earned,
+                    f"is after today ({today}); points cannot be earned later",
+                )
+                continue
+            if expires <= earned:
+                check.problem(row.number, "expires_on", expires, f"must be after the earned date {earned}")
+                continue
+        entries.append((key, *content[:2], earned, expires, values.get("note")))
     check.refuse_or_reject()
     summary = check.summary
     summary.records = len(entries)
@@ -326,9 +334,6 @@ def import_points(
         rows=([code, batch.id] for code in sorted({e[1] for e in entries})),
     )
     customer_ids = bulk.fetch_pairs(session, "SELECT customer_code, id FROM customers")
-    known = set(
-        session.exec(select(PointsEntry.natural_key).where(col(PointsEntry.kind) == ledger.OPENING)).all()
-    )
     version = settings.version()
     now = datetime.now(UTC)
     for key, code, points, earned, expires, note in entries:

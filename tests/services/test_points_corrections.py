@@ -85,6 +85,33 @@ def test_opening_rows_with_default_dates_post_once_whatever_the_day_or_expiry_se
     ]
 
 
+def test_an_opening_row_posted_before_is_not_checked_again_against_a_later_today(
+    db: Database, tmp_path: Path
+) -> None:
+    # Posted on 1 December: earned that day, expiring on the 15th. On the 20th "earned today"
+    # would fall after the expiry, but the row is already in the ledger: nothing to refuse or post.
+    path = write_csv(
+        tmp_path / "opening.csv",
+        [
+            ["customer_code", "points", "earned_on", "expires_on"],
+            ["C1", "10", "", "2026-12-15"],
+            ["C2", "20", "2026-11-01", ""],
+        ],
+    )
+    import_points(db, path, today=date(2026, 12, 1))
+    before = table_rows(db, "SELECT * FROM points_ledger ORDER BY id")
+    import_points(db, path, today=date(2026, 12, 20))
+    assert table_rows(db, "SELECT * FROM points_ledger ORDER BY id") == before
+    # A new row of that shape is still refused on the 20th.
+    new_row = write_csv(
+        tmp_path / "more.csv",
+        [["customer_code", "points", "earned_on", "expires_on"], ["C3", "5", "", "2026-12-15"]],
+    )
+    with pytest.raises(InvalidInput) as raised:
+        import_points(db, new_row, today=date(2026, 12, 20))
+    assert [(p.row, p.column) for p in raised.value.problems] == [(2, "expires_on")]
+
+
 def test_an_opening_balance_earned_after_today_is_refused(db: Database, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "opening.csv",
