@@ -18,6 +18,10 @@ from typing import Any
 
 from cpm.errors import ConfigError
 
+# An amount in the settings (a tier threshold, the minimum order) stays within what an order may
+# hold, so every sum and comparison with it stays inside 64-bit integers.
+MAX_SETTING_CENTS = 10**15
+
 DEFAULT_CONFIG_NAME = "cpm.toml"
 
 
@@ -176,7 +180,7 @@ class _Reader:
             raise self.fail(key, f"must be a number, got {value!r}")
         try:
             number = Fraction(Decimal(str(value)))
-        except (InvalidOperation, ValueError) as exc:
+        except (InvalidOperation, ValueError, OverflowError) as exc:  # text, NaN, infinity
             raise self.fail(key, f"must be a number, got {value!r}") from exc
         too_low = number <= low if open_low else number < low
         if too_low or number > high:
@@ -194,9 +198,13 @@ class _Reader:
             amount = Decimal(str(value).replace(",", ""))
         except InvalidOperation as exc:
             raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}') from exc
+        if not amount.is_finite():
+            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}')
         cents = amount * 100
         if cents != cents.to_integral_value() or cents < 0:
             raise self.fail(key, f"must be a positive amount with at most two decimals, got {value!r}")
+        if cents > MAX_SETTING_CENTS:
+            raise self.fail(key, f"must be at most {MAX_SETTING_CENTS // 100:,}, got {value!r}")
         return int(cents)
 
     def day(self, key: str) -> date | None:

@@ -13,6 +13,7 @@ from cpm.cli import render
 from cpm.cli.report_cmd import Format, emit_csv, emit_json, parse_day
 from cpm.cli.state import State
 from cpm.db import session_scope
+from cpm.errors import CpmError
 from cpm.services import awarding, ledger
 from cpm.services.customers import all_customers
 
@@ -43,7 +44,15 @@ def award(
     Safe from cron: a second run posts nothing, and an overlapping run waits for the first.
     """
     state: State = ctx.obj
-    day = parse_day(as_of) or date.today()
+    today = date.today()
+    day = parse_day(as_of) or today
+    if day > today:
+        # The ledger is never rewritten: lots expired early, or points earned for orders dated
+        # later, could not be taken back when the day comes.
+        raise CpmError(
+            f"--as-of {day} has not come yet (today is {today}); an award cannot run ahead of the calendar",
+            hint="Leave out --as-of, or give today or an earlier day.",
+        )
     with session_scope(state.db, write=True, dry_run=dry_run) as session:
         summary = awarding.award(session, state.settings, as_of=day)
     data = {

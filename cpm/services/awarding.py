@@ -26,6 +26,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cpm.config import Settings
+from cpm.errors import CpmError
 from cpm.models import AwardRun, Customer, ImportBatch, Order, PointsEntry, TierChange
 from cpm.services import bulk, ledger
 from cpm.services.customers import Window, tier_for, window_spend
@@ -85,9 +86,20 @@ def _factor_text(value: Fraction) -> str:
     return format(Decimal(value.numerator) / Decimal(value.denominator), "f")
 
 
-def _points(net: int, factor: Fraction) -> int:
+# What one order may earn: far above any real order, and far inside the ledger's 64-bit integers.
+MAX_ORDER_POINTS = 10**15
+
+
+def _points(net: int, factor: Fraction, order_no: str) -> int:
     """floor(net amount in currency units × factor); net is in cents. Integer arithmetic, exact."""
-    return (net * factor.numerator) // (100 * factor.denominator)
+    points = (net * factor.numerator) // (100 * factor.denominator)
+    if points > MAX_ORDER_POINTS:
+        raise CpmError(
+            f"order {order_no} would earn {points:,} points, more than one order may earn "
+            f"({MAX_ORDER_POINTS:,}); nothing was awarded",
+            hint="Check the order's amount and points.rate and the multipliers in cpm.toml.",
+        )
+    return points
 
 
 def _earns(order_date: date, net: int, settings: Settings) -> bool:
@@ -385,7 +397,7 @@ def _earn_new(earning: _Earning, orders: list[_OrderRow], poster: _Poster) -> No
     summary = poster.summary
     for order in orders:
         factor, factor_text, tier = earning.factor(order)
-        points = _points(order.net, factor)
+        points = _points(order.net, factor, order.order_no)
         if points <= 0:  # e.g. 0.50 at 1 point per unit: nothing earned, so no bonus either
             continue
         poster.add(
@@ -502,11 +514,13 @@ def _correct(
                 corrected = True
         if order.basis_customer == order.customer_id:
             factor_text = held.factor
-            target = _points(order.net, Fraction(Decimal(factor_text))) if order.net > 0 else 0
+            target = (
+                _points(order.net, Fraction(Decimal(factor_text)), order.order_no) if order.net > 0 else 0
+            )
         elif _earns(order.order_date, order.net, settings):
             assert earning is not None
             factor, factor_text, tier = earning.factor(order)
-            target = _points(order.net, factor)
+            target = _points(order.net, factor, order.order_no)
             note = f"{order.order_no} now belongs to this customer ({tier})"
         else:
             factor_text, target = held.factor, 0

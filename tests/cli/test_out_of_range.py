@@ -3,6 +3,7 @@ or 2, and nothing written — never a traceback."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,39 @@ def test_the_largest_allowed_adjustment_posts(cli: Cli, db: Database, tmp_path: 
     result = cli("points", "adjust", "C1", "1000000000", "--reason", "migration")
     assert result.exit_code == 0, result.output
     assert "balance 1,000,000,000" in result.stdout
+
+
+def test_an_award_ahead_of_the_calendar_is_refused(cli: Cli, db: Database, tmp_path: Path) -> None:
+    # An order dated next year would earn now and a lot valid for months would expire today; the
+    # ledger could never take either back.
+    next_year = date.today().year + 1
+    path = write_csv(
+        tmp_path / "o.csv",
+        [["order_no", "customer_code", "order_date", "amount"], ["O1", "C1", f"{next_year}-01-15", "100"]],
+    )
+    assert cli("import", "orders", str(path)).exit_code == 0
+    before = snapshot(db)
+    tomorrow = date.today() + timedelta(days=1)
+    result = cli("award", "--as-of", tomorrow.isoformat())
+    assert result.exit_code == 1, result.output
+    assert f"--as-of {tomorrow} has not come yet" in result.stderr
+    assert snapshot(db) == before
+    assert cli("award", "--as-of", date.today().isoformat()).exit_code == 0
+
+
+def test_an_order_earning_beyond_the_ledger_limit_is_refused(cli: Cli, db: Database, tmp_path: Path) -> None:
+    (tmp_path / "cpm.toml").write_text("[points]\nrate = 10000\nmultiplier_regular = 100\n", encoding="utf-8")
+    path = write_csv(
+        tmp_path / "o.csv",
+        [
+            ["order_no", "customer_code", "order_date", "amount"],
+            ["H1", "C1", "2026-01-10", "9999999999999.99"],
+        ],
+    )
+    assert cli("import", "orders", str(path)).exit_code == 0
+    before = snapshot(db)
+    result = cli("--config", str(tmp_path / "cpm.toml"), "award", "--as-of", "2026-02-01")
+    assert result.exit_code == 1, result.output
+    # 9,999,999,999,999.99 × 10,000 × 100 points, floored
+    assert "order H1 would earn 9,999,999,999,999,990,000 points" in result.stderr
+    assert snapshot(db) == before

@@ -461,6 +461,16 @@ BAD_SETTINGS = {
     "[tiers]\nvipp = 1\n": "tiers.vipp",
     "window_days = 0\n": "window_days",
     "[abc]\na = 0.9\nb = 0.85\n": "abc.b",
+    # TOML has inf and nan; Decimal reads "Infinity" and "sNaN": none is a number a shop can use.
+    "[points]\nrate = inf\n": "points.rate",
+    "[points]\nrate = nan\n": "points.rate",
+    "[points]\nrate = 'Infinity'\n": "points.rate",
+    "[points]\nminimum_order = 'Infinity'\n": "points.minimum_order",
+    "[points]\nminimum_order = inf\n": "points.minimum_order",
+    "[points]\nminimum_order = 'sNaN'\n": "points.minimum_order",
+    "[points]\nminimum_order = '100000000000000000'\n": "points.minimum_order",
+    "[tiers]\nvip = inf\n": "tiers.vip",
+    "[churn]\nat_risk_factor = inf\n": "churn.at_risk_factor",
 }
 
 
