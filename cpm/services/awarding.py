@@ -425,6 +425,7 @@ class _Held:
     points: dict[int, int] = field(default_factory=dict)
     rows: int = 0
     factor: str = "0"  # the factor of its latest points row
+    earned_for: set[int] = field(default_factory=set)  # customers it has ever credited points to
     bonuses: dict[int, tuple[str, int]] = field(default_factory=dict)  # customer: (code key, net)
 
 
@@ -453,6 +454,8 @@ def _held(session: Session, order_ids: list[int]) -> dict[int, _Held]:
             held.points[customer_id] = held.points.get(customer_id, 0) + points
             held.rows += 1
             held.factor = factor
+            if points > 0:
+                held.earned_for.add(customer_id)
     return result
 
 
@@ -498,10 +501,20 @@ def _correct(
     """
     summary = poster.summary
     held_by_order = _held(session, [o.id for o in orders])
-    moved = [o for o in orders if o.basis_customer != o.customer_id]
-    earning = _Earning(session, settings, [o.customer_id for o in moved]) if moved else None
+
+    def new_for_customer(order: _OrderRow) -> bool:
+        """Moved, or never credited to its customer yet (it came to them earning nothing): it
+        earns as a new order would, whatever factor a row of another customer carried."""
+        return (
+            order.basis_customer != order.customer_id
+            or order.customer_id not in held_by_order[order.id].earned_for
+        )
+
+    fresh = [o for o in orders if new_for_customer(o)]
+    earning = _Earning(session, settings, [o.customer_id for o in fresh]) if fresh else None
     for order in orders:
         held = held_by_order[order.id]
+        is_new = new_for_customer(order)
         rows = held.rows
         post = _CorrectionPoster(poster, order, settings, as_of)
         note = f"{order.order_no}: net {(order.basis_net or 0) / 100:.2f} → {order.net / 100:.2f}"
@@ -512,7 +525,7 @@ def _correct(
                 rows += 1
                 post(rows, customer_id, -points, held.factor, f"{order.order_no} moved to another customer")
                 corrected = True
-        if order.basis_customer == order.customer_id:
+        if not is_new:
             factor_text = held.factor
             target = (
                 _points(order.net, Fraction(Decimal(factor_text)), order.order_no) if order.net > 0 else 0
@@ -548,7 +561,7 @@ def _correct(
                     note=f"first-order bonus taken back: order {order.order_no} no longer counts for them",
                 )
                 summary.points_reversed += net
-        if earning is not None and target > 0 and order.basis_customer != order.customer_id:
+        if earning is not None and target > 0 and is_new:
             earning.grant_bonus(order, poster)
 
 

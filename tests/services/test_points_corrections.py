@@ -166,6 +166,39 @@ def test_an_order_moved_to_another_customer_moves_its_points_and_bonus(db: Datab
     assert balances(db) == {"C1": 100, "C2": 6050}
 
 
+def test_a_moved_order_earns_the_same_whatever_path_it_took(db: Database, tmp_path: Path) -> None:
+    rules = Settings(first_order_bonus=10)
+    first = orders_file(
+        tmp_path,
+        "o1.csv",
+        ["V0", "C1", "2026-01-05", "6000.00", "completed"],
+        ["V1", "C1", "2026-02-10", "100.00", "completed"],
+    )
+    moved_cancelled = orders_file(tmp_path, "o2.csv", ["V1", "C2", "2026-02-10", "100.00", "cancelled"])
+    moved = orders_file(tmp_path, "o3.csv", ["V1", "C2", "2026-02-10", "100.00", "completed"])
+
+    def final_state(*files: Path) -> tuple[dict[str, int], list[tuple[str, str, str, int]]]:
+        folder = tmp_path / "_".join(f.stem for f in files)
+        folder.mkdir()
+        target = Database.from_option(str(folder / "shop.db"))
+        database.create_database_file(target)
+        database.upgrade(target)
+        for day, path in enumerate(files, start=1):
+            import_orders(target, path)
+            award(target, date(2026, 3, day), rules)
+        return balances(target), [row for row in ledger(target) if row[1] == "C2"]
+
+    # Straight to C2: C2 is Regular on 2026-02-10 (nothing spent before), so 100 × 1.0, and V1 is
+    # C2's first order: the bonus. C1, VIP from V0, earned 120 for V1 and gives it back.
+    direct_balances, direct_c2 = final_state(first, moved)
+    assert direct_balances == {"C1": 6000 + 10, "C2": 100 + 10}
+    assert direct_c2 == [("order:V1:3", "C2", "earn", 100), ("first-order-bonus:C2", "C2", "earn", 10)]
+    # By way of a cancelled order on C2 (a 0-point row naming C2, at C1's factor): the same points.
+    via_balances, via_c2 = final_state(first, moved_cancelled, moved)
+    assert via_balances == direct_balances
+    assert [(kind, points) for _, _, kind, points in via_c2] == [("earn", 0), ("earn", 100), ("earn", 10)]
+
+
 def test_an_order_earning_no_points_brings_no_first_order_bonus(db: Database, tmp_path: Path) -> None:
     rules = Settings(first_order_bonus=50)
     import_orders(
