@@ -188,9 +188,14 @@ def _examine(session: Session, settings: Settings, as_of: date, ids: list[int] |
 
 
 def _import_mark(session: Session) -> int:
-    """The newest import of orders or customers (what an award's postings depend on); 0 if none."""
+    """The newest import of orders or customers that changed any (what an award's postings depend
+    on); 0 if none. An import that found every row unchanged — the nightly export imported again —
+    wrote nothing an award reads, so it does not make the next award look at every order again."""
+    changed = ImportBatch.inserted + ImportBatch.updated + ImportBatch.customers_created
     newest = session.exec(
-        select(func.max(ImportBatch.id)).where(col(ImportBatch.kind).in_(("orders", "customers")))
+        select(func.max(ImportBatch.id)).where(
+            col(ImportBatch.kind).in_(("orders", "customers")), changed > 0
+        )
     ).one()
     return int(newest or 0)
 

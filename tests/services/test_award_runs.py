@@ -148,3 +148,28 @@ def test_a_tier_recorded_by_a_report_since_the_last_award_is_seen_by_the_next(
         " JOIN customers c ON c.id = t.customer_id ORDER BY t.id",
     )
     assert changes == [("C1", "2024-06-01", "vip", "regular"), ("C1", "2025-06-01", "regular", "vip")]
+
+
+def test_an_import_that_changed_nothing_does_not_make_the_next_award_look_again(
+    db: Database, tmp_path: Path
+) -> None:
+    orders = write_csv(
+        tmp_path / "o.csv",
+        [["order_no", "customer_code", "order_date", "amount"], ["O1", "C1", "2025-01-10", "100"]],
+    )
+    import_orders(db, orders)
+    award(db, date(2025, 6, 1))
+    import_orders(db, orders)  # the nightly export again: every row unchanged
+    award(db, date(2025, 6, 2))
+    # The second award saw the same import mark as the first: only orders dated from the first
+    # award's as-of on could need anything.
+    assert table_rows(db, "SELECT last_import_id FROM award_runs ORDER BY id") == [(1,), (1,)]
+    # A changed order is an import that counts: the next award looks at it and corrects it.
+    changed = write_csv(
+        tmp_path / "o2.csv",
+        [["order_no", "customer_code", "order_date", "amount"], ["O1", "C1", "2025-01-10", "60"]],
+    )
+    import_orders(db, changed)
+    award(db, date(2025, 6, 3))
+    assert table_rows(db, "SELECT last_import_id FROM award_runs ORDER BY id") == [(1,), (1,), (3,)]
+    assert ledger(db) == [("earn:O1", "C1", "earn", 100), ("order:O1:2", "C1", "reverse", -40)]
