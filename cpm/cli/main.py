@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from cpm import __version__
 from cpm.cli import config_cmd, db_cmd, import_cmd, points_cmd, render, report_cmd
 from cpm.cli.state import State
-from cpm.db import Database, translate_db_error
+from cpm.db import Database, dispose_engines, translate_db_error
 from cpm.errors import CpmError
 
 GLOBAL_FLAGS = frozenset({"--quiet", "-q"})
@@ -117,4 +117,9 @@ app.add_typer(points_cmd.app, name="points")
 
 def run() -> None:
     """Entry point of the installed `cpm` script."""
-    app()
+    try:
+        app()
+    finally:
+        # Closing the connections lets SQLite fold the write-ahead log back into the database and
+        # remove it; left behind after a large write, the next command would first read all of it.
+        dispose_engines()
