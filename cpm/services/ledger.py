@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -135,9 +135,14 @@ def replay(entries: Iterable[PointsEntry | LedgerRow]) -> Account:
     return account
 
 
-def accounts(session: Session, customer_ids: Iterable[int] | None = None) -> dict[int, Account]:
-    """Replayed accounts of the given customers (all customers with ledger rows when None)."""
+def accounts(
+    session: Session, customer_ids: Iterable[int] | None = None, *, effective_before: date | None = None
+) -> dict[int, Account]:
+    """Replayed accounts of the given customers (all customers with ledger rows when None), of
+    the rows taking effect before `effective_before` if given."""
     query = sa_select(*_COLUMNS).order_by(col(PointsEntry.customer_id), col(PointsEntry.id))
+    if effective_before is not None:
+        query = query.where(col(PointsEntry.effective_on) < effective_before)
     wanted = None if customer_ids is None else sorted(set(customer_ids))
     if wanted is None or len(wanted) > 5_000:
         batches = [query]  # most customers: one pass over the ledger beats thousands of lookups
@@ -355,47 +360,57 @@ def position_of(account: Account, *, on: date, until: date) -> Position:
 _CREDIT = "l.points > 0 AND l.kind <> 'expire'"
 _OPEN_CREDIT = f"{_CREDIT} AND c.lot_id IS NULL"
 _LIVE_AFTER = f"{_OPEN_CREDIT} AND l.expires_on > {{}}"
-_POSITION_SQL = (
+_CLOSED_LOTS = "SELECT DISTINCT lot_id FROM points_ledger WHERE kind = 'expire' AND lot_id IS NOT NULL"
+_POSITION_COLUMNS = (
     "SELECT l.customer_id, SUM(l.points), "
     f"SUM(CASE WHEN {_OPEN_CREDIT} AND (l.expires_on IS NULL OR l.expires_on > {{}}) "
     "THEN l.points ELSE 0 END), "
     f"SUM(CASE WHEN {_LIVE_AFTER} AND l.expires_on < {{}} THEN l.points ELSE 0 END), "
     f"MIN(CASE WHEN {_LIVE_AFTER} THEN l.expires_on END), "
     "MAX(CASE WHEN l.points < 0 AND l.kind <> 'expire' THEN 1 ELSE 0 END) "
-    "FROM points_ledger l LEFT JOIN "
-    "(SELECT DISTINCT lot_id FROM points_ledger WHERE kind = 'expire' AND lot_id IS NOT NULL) c "
-    "ON c.lot_id = l.id {} GROUP BY l.customer_id"
 )
 
 
 def positions(
-    session: Session, *, on: date, until: date, customer_ids: Iterable[int] | None = None
+    session: Session,
+    *,
+    on: date,
+    until: date,
+    customer_ids: Iterable[int] | None = None,
+    effective_before: date | None = None,
 ) -> dict[int, Position]:
     """Balance, available, expiring-before-`until` and next expiry on `on` of every customer with
-    ledger rows (or of the given ones), as the replay of their ledger says."""
+    ledger rows (or of the given ones), as the replay of their ledger says. With
+    `effective_before`, only rows taking effect before that day count: the ledger as it stood
+    then, so a report as of a past day shows the points of that day."""
     sqlite = bulk.is_sqlite(session)
-    params = [bulk.db_value(d, sqlite=sqlite) for d in (on, on, until, on)]
+    params: list[Any] = [bulk.db_value(d, sqlite=sqlite) for d in (on, on, until, on)]
+    conditions, closed = [], _CLOSED_LOTS
+    if effective_before is not None:
+        before = bulk.db_value(effective_before, sqlite=sqlite)
+        closed += " AND effective_on < {}"
+        conditions.append("l.effective_on < {}")
+        params += [before, before]
+    sql = f"{_POSITION_COLUMNS}FROM points_ledger l LEFT JOIN ({closed}) c ON c.lot_id = l.id"
     wanted = None if customer_ids is None else sorted(set(customer_ids))
-    queries: list[tuple[str, list[object]]] = []
-    if wanted is None:
-        queries.append((_POSITION_SQL.replace("{} GROUP", "GROUP"), params))
-    else:
-        for start in range(0, len(wanted), 500):
-            some = wanted[start : start + 500]
-            where = f"WHERE l.customer_id IN ({', '.join(['{}'] * len(some))})"
-            queries.append((_POSITION_SQL.replace("{} GROUP", f"{where} GROUP"), [*params, *some]))
+    queries: list[tuple[str, list[Any]]] = []
+    for start in range(0, 1 if wanted is None else len(wanted), 500):
+        some = [] if wanted is None else wanted[start : start + 500]
+        where = [*conditions, f"l.customer_id IN ({', '.join(['{}'] * len(some))})"] if some else conditions
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        queries.append((f"{sql}{clause} GROUP BY l.customer_id", [*params, *some]))
     days = bulk.Days()
     result: dict[int, Position] = {}
     replayed: list[int] = []
-    for sql, values in queries:
-        for cid, balance, available, soon, next_expiry, debits in bulk.stream(session, sql, values):
+    for query, values in queries:
+        for cid, balance, available, soon, next_expiry, debits in bulk.stream(session, query, values):
             if debits:
                 replayed.append(cid)
                 continue
             result[cid] = Position(
                 int(balance), int(available), int(soon), None if next_expiry is None else days[next_expiry]
             )
-    for cid, account in accounts(session, replayed).items():
+    for cid, account in accounts(session, replayed, effective_before=effective_before).items():
         result[cid] = position_of(account, on=on, until=until)
     return result
 
@@ -405,8 +420,7 @@ def _expiring_without_replay(session: Session, *, on: date, until: date) -> list
     sqlite = bulk.is_sqlite(session)
     sql = (
         "SELECT l.customer_id, l.id, l.expires_on, l.points FROM points_ledger l LEFT JOIN "
-        "(SELECT DISTINCT lot_id FROM points_ledger WHERE kind = 'expire' AND lot_id IS NOT NULL) c "
-        f"ON c.lot_id = l.id WHERE {_LIVE_AFTER} AND l.expires_on < {{}} AND NOT EXISTS "
+        f"({_CLOSED_LOTS}) c ON c.lot_id = l.id WHERE {_LIVE_AFTER} AND l.expires_on < {{}} AND NOT EXISTS "
         "(SELECT 1 FROM points_ledger d WHERE d.customer_id = l.customer_id "
         "AND d.points < 0 AND d.kind <> 'expire')"
     )

@@ -195,8 +195,14 @@ def overview(
 
 
 def points_positions(session: Session, options: ReportOptions) -> dict[int, ledger.Position]:
-    """Every customer's points as of the report's day, with what expires within 30 days."""
-    return ledger.positions(session, on=options.as_of, until=options.as_of + timedelta(days=EXPIRING_DAYS))
+    """Every customer's points as of the report's day (rows that took effect before it), with
+    what expires within 30 days."""
+    return ledger.positions(
+        session,
+        on=options.as_of,
+        until=options.as_of + timedelta(days=EXPIRING_DAYS),
+        effective_before=options.as_of,
+    )
 
 
 def segments(
