@@ -21,6 +21,8 @@ from cpm.errors import ConfigError
 # An amount in the settings (a tier threshold, the minimum order) stays within what an order may
 # hold, so every sum and comparison with it stays inside 64-bit integers.
 MAX_SETTING_CENTS = 10**15
+# A ratio (a share, a rate, a multiplier) is refused at once when its exponent is far out of range.
+RATIO_DIGITS = 20
 
 DEFAULT_CONFIG_NAME = "cpm.toml"
 
@@ -179,9 +181,15 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise self.fail(key, f"must be a number, got {value!r}")
         try:
-            number = Fraction(Decimal(str(value)))
-        except (InvalidOperation, ValueError, OverflowError) as exc:  # text, NaN, infinity
+            exact = Decimal(str(value))
+        except InvalidOperation as exc:
             raise self.fail(key, f"must be a number, got {value!r}") from exc
+        if not exact.is_finite():  # NaN, infinity
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if exact and not -RATIO_DIGITS <= exact.adjusted() <= RATIO_DIGITS:  # 1e999999 before expanding it
+            bound = "above" if open_low else "at least"
+            raise self.fail(key, f"must be {bound} {float(low):g} and at most {float(high):g}, got {value!r}")
+        number = Fraction(exact)
         too_low = number <= low if open_low else number < low
         if too_low or number > high:
             bound = "above" if open_low else "at least"
@@ -200,12 +208,15 @@ class _Reader:
             raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}') from exc
         if not amount.is_finite():
             raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}')
-        cents = amount * 100
-        if cents != cents.to_integral_value() or cents < 0:
+        # Sizes first, so no arithmetic overflows or rounds away a tiny value (1e-999999999).
+        if amount and amount.adjusted() >= len(str(MAX_SETTING_CENTS // 100)):
+            raise self.fail(key, f"must be at most {MAX_SETTING_CENTS // 100:,}, got {value!r}")
+        if amount < 0 or (amount and amount.adjusted() < -2) or amount != amount.quantize(Decimal("0.01")):
             raise self.fail(key, f"must be a positive amount with at most two decimals, got {value!r}")
+        cents = int(amount * 100)
         if cents > MAX_SETTING_CENTS:
             raise self.fail(key, f"must be at most {MAX_SETTING_CENTS // 100:,}, got {value!r}")
-        return int(cents)
+        return cents
 
     def day(self, key: str) -> date | None:
         value = self.data.pop(key, None)

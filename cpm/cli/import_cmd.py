@@ -90,7 +90,7 @@ def _run_import(
     check_readable_file(file)
     sha256 = file_sha256(file)
     options = ReadOptions(column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma)
-    read_as = importing.read_options_key(sheet=sheet, options=options, skip_invalid=skip_invalid)
+    read_as = importing.read_options_key(path=file, sheet=sheet, options=options, skip_invalid=skip_invalid)
     with session_scope(state.db, write=True, dry_run=dry_run) as session:
         repeated = importing.repeat_of_last_import(
             session, kind=kind, path=file, sha256=sha256, read_options=read_as

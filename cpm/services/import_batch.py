@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -64,11 +65,27 @@ class ImportSummary:
     repeat_of: int | None = None  # the import this one repeats unread (see `repeat_of_last_import`)
 
 
-def read_options_key(*, sheet: str | None, options: ReadOptions, skip_invalid: bool) -> str:
-    """How a file is read, as canonical JSON: the same bytes read the same way give the same rows."""
+@functools.cache
+def _import_code_digest() -> str:
+    """A digest of the code that turns a file into rows (cpm/io and cpm/services): a cpm whose
+    reading or checking changed in any way reads a file again rather than trust an earlier import."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(__version__.encode())
+    for source in sorted([*root.glob("io/*.py"), *root.glob("services/*.py")]):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def read_options_key(*, path: Path, sheet: str | None, options: ReadOptions, skip_invalid: bool) -> str:
+    """How a file is read, as canonical JSON: the same bytes read the same way give the same rows.
+
+    The suffix is part of it (a .tsv is split at tabs, a .csv where its first line says, a .xlsx
+    must be a workbook), and so is the code that reads."""
     return json.dumps(
         {
-            "cpm": __version__,
+            "cpm": _import_code_digest(),
+            "suffix": path.suffix.lower(),
             "sheet": sheet,
             "map": sorted(options.column_map.items()),
             "dayfirst": options.dayfirst,
@@ -199,6 +216,7 @@ class ImportPass:
             sha256=self.request.sha256,
             sheet=self.request.sheet.name,
             read_options=read_options_key(
+                path=self.request.path,
                 sheet=self.request.sheet_asked,
                 options=self.request.options,
                 skip_invalid=self.request.skip_invalid,

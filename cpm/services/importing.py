@@ -286,7 +286,7 @@ def import_points(
         session.exec(select(PointsEntry.natural_key).where(col(PointsEntry.kind) == ledger.OPENING)).all()
     )
     seen: dict[tuple[Any, ...], int] = {}
-    entries: list[tuple[str, str, int, date, date, str | None]] = []
+    entries: list[tuple[str, str, int, date | None, date | None, str | None]] = []
     for row in check.rows():
         values = row.values
         if row.problems:
@@ -307,20 +307,19 @@ def import_points(
         seen[content] = seen.get(content, 0) + 1
         digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:24]
         key = f"opening:{digest}:{seen[content]}"
+        if key in known:
+            entries.append((key, *content[:2], None, None, values.get("note")))
+            continue
         earned = given_earned or today
+        if earned > today:
+            check.problem(
+                row.number, "earned_on", earned, f"is after today ({today}); points cannot be earned later"
+            )
+            continue
         expires = given_expires or ledger.add_months(earned, settings.expiry_months)
-        if key not in known:
-            if earned > today:
-                check.problem(
-                    row.number,
-                    "earned_on",
-                    earned,
-                    f"is after today ({today}); points cannot be earned later",
-                )
-                continue
-            if expires <= earned:
-                check.problem(row.number, "expires_on", expires, f"must be after the earned date {earned}")
-                continue
+        if expires <= earned:
+            check.problem(row.number, "expires_on", expires, f"must be after the earned date {earned}")
+            continue
         entries.append((key, *content[:2], earned, expires, values.get("note")))
     check.refuse_or_reject()
     summary = check.summary
@@ -337,7 +336,7 @@ def import_points(
     version = settings.version()
     now = datetime.now(UTC)
     for key, code, points, earned, expires, note in entries:
-        if key in known:
+        if key in known or earned is None or expires is None:
             summary.unchanged += 1
             continue
         ledger.post(

@@ -360,7 +360,10 @@ def position_of(account: Account, *, on: date, until: date) -> Position:
 _CREDIT = "l.points > 0 AND l.kind <> 'expire'"
 _OPEN_CREDIT = f"{_CREDIT} AND c.lot_id IS NULL"
 _LIVE_AFTER = f"{_OPEN_CREDIT} AND l.expires_on > {{}}"
-_CLOSED_LOTS = "SELECT DISTINCT lot_id FROM points_ledger WHERE kind = 'expire' AND lot_id IS NOT NULL"
+_CLOSED_LOTS = (
+    "SELECT DISTINCT lot_id, customer_id FROM points_ledger WHERE kind = 'expire' AND lot_id IS NOT NULL"
+)
+_OWN_LOT = "ON c.lot_id = l.id AND c.customer_id = l.customer_id"  # as the replay: a customer's own expiry
 _POSITION_COLUMNS = (
     "SELECT l.customer_id, SUM(l.points), "
     f"SUM(CASE WHEN {_OPEN_CREDIT} AND (l.expires_on IS NULL OR l.expires_on > {{}}) "
@@ -391,7 +394,7 @@ def positions(
         closed += " AND effective_on < {}"
         conditions.append("l.effective_on < {}")
         params += [before, before]
-    sql = f"{_POSITION_COLUMNS}FROM points_ledger l LEFT JOIN ({closed}) c ON c.lot_id = l.id"
+    sql = f"{_POSITION_COLUMNS}FROM points_ledger l LEFT JOIN ({closed}) c {_OWN_LOT}"
     wanted = None if customer_ids is None else sorted(set(customer_ids))
     queries: list[tuple[str, list[Any]]] = []
     for start in range(0, 1 if wanted is None else len(wanted), 500):
@@ -420,7 +423,7 @@ def _expiring_without_replay(session: Session, *, on: date, until: date) -> list
     sqlite = bulk.is_sqlite(session)
     sql = (
         "SELECT l.customer_id, l.id, l.expires_on, l.points FROM points_ledger l LEFT JOIN "
-        f"({_CLOSED_LOTS}) c ON c.lot_id = l.id WHERE {_LIVE_AFTER} AND l.expires_on < {{}} AND NOT EXISTS "
+        f"({_CLOSED_LOTS}) c {_OWN_LOT} WHERE {_LIVE_AFTER} AND l.expires_on < {{}} AND NOT EXISTS "
         "(SELECT 1 FROM points_ledger d WHERE d.customer_id = l.customer_id "
         "AND d.points < 0 AND d.kind <> 'expire')"
     )

@@ -127,3 +127,27 @@ def test_customers_file_again_after_an_orders_import_still_needs_no_reading(cli:
         ("C2", None),
         ("C9", "Li"),
     ]
+
+
+def test_the_same_bytes_under_another_kind_of_name_are_read_again(cli: Cli, db: Database) -> None:
+    # A .tsv is split at tabs, a .csv where its first line says: the same bytes are other rows.
+    content = "customer_code,a,b\tcustomer_code\tname\nC1,,\tC9\tAlice\n"
+    as_csv = cli.cwd / "f.csv"
+    as_csv.write_text(content, encoding="utf-8")
+    as_tsv = cli.cwd / "f.tsv"
+    as_tsv.write_text(content, encoding="utf-8")
+    assert cli("import", "customers", str(as_csv)).exit_code == 0
+
+    again = cli("import", "customers", str(as_tsv))
+
+    assert again.exit_code == 0
+    assert "Nothing to read" not in again.output
+    assert ("C9", "Alice") in table_rows(db, "SELECT customer_code, name FROM customers")
+    # Named .xlsx, the text is no workbook: refused as it would be on a first import.
+    as_xlsx = cli.cwd / "f.xlsx"
+    as_xlsx.write_text(content, encoding="utf-8")
+    before = snapshot(db)
+    refused = cli("import", "customers", str(as_xlsx))
+    assert refused.exit_code == 1
+    assert "is a text file, not a .xlsx workbook" in refused.stderr
+    assert snapshot(db) == before

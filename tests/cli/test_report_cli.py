@@ -471,6 +471,13 @@ BAD_SETTINGS = {
     "[points]\nminimum_order = '100000000000000000'\n": "points.minimum_order",
     "[tiers]\nvip = inf\n": "tiers.vip",
     "[churn]\nat_risk_factor = inf\n": "churn.at_risk_factor",
+    # Exponents far out of range are refused before any arithmetic (no overflow, no long wait),
+    # and a tiny amount is not rounded to 0.00 and taken.
+    "[tiers]\nvip = '1e999999'\n": "tiers.vip",
+    "[points]\nminimum_order = '1e999999'\n": "points.minimum_order",
+    "[points]\nminimum_order = '1e-999999999'\n": "points.minimum_order",
+    "[points]\nrate = '1e999999999'\n": "points.rate",
+    "[abc]\na = '1e-999999999'\n": "abc.a",
 }
 
 

@@ -121,6 +121,13 @@ def test_an_opening_balance_earned_after_today_is_refused(db: Database, tmp_path
         import_points(db, path, today=date(2026, 3, 1))
     problems = raised.value.problems
     assert [(p.row, p.column, p.value) for p in problems] == [(3, "earned_on", date(2026, 3, 2))]
+    # At the end of the calendar too: refused for the date, not for its default expiry.
+    far = write_csv(
+        tmp_path / "far.csv", [["customer_code", "points", "earned_on"], ["C1", "100", "9999-06-01"]]
+    )
+    with pytest.raises(InvalidInput) as raised:
+        import_points(db, far, today=date(2026, 3, 1))
+    assert [(p.row, p.column) for p in raised.value.problems] == [(2, "earned_on")]
     assert table_rows(db, "SELECT COUNT(*) FROM points_ledger") == [(0,)]
 
 
