@@ -32,13 +32,18 @@ def _fresh_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     database.dispose_engines()
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    """A new, migrated database file."""
-    target = Database.from_option(str(tmp_path / "shop.db"))
+def fresh_database(folder: Path, name: str = "shop.db") -> Database:
+    """A new database file in `folder`, migrated to the newest schema."""
+    target = Database.from_option(str(folder / name))
     database.create_database_file(target)
     database.upgrade(target)
     return target
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    """A new, migrated database file."""
+    return fresh_database(tmp_path)
 
 
 @pytest.fixture

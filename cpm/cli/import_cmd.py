@@ -117,7 +117,7 @@ def _run_import(
             options=options,
             skip_invalid=skip_invalid,
             progress=progress,
-            sheet_asked=sheet,
+            read_options=read_as,
         )
         with session_scope(state.db, write=True, dry_run=dry_run) as session:
             summary = action(session, request)

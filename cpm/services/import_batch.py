@@ -31,7 +31,7 @@ class ImportRequest:
     options: ReadOptions = field(default_factory=ReadOptions)
     skip_invalid: bool = False
     progress: Callable[[int], None] | None = None
-    sheet_asked: str | None = None  # --sheet as given; None for the first sheet
+    read_options: str | None = None  # `read_options_key` of how the file is read, to record
 
 
 @dataclass
@@ -215,12 +215,7 @@ class ImportPass:
             file_path=str(self.request.path.resolve()),
             sha256=self.request.sha256,
             sheet=self.request.sheet.name,
-            read_options=read_options_key(
-                path=self.request.path,
-                sheet=self.request.sheet_asked,
-                options=self.request.options,
-                skip_invalid=self.request.skip_invalid,
-            ),
+            read_options=self.request.read_options,
             imported_at=datetime.now(UTC),
         )
         session.add(batch)
@@ -256,11 +251,12 @@ def repeat_of_last_import(
     """The summary of importing a file that is known to change nothing, without reading it.
 
     That is so when the newest import of this kind was the very same file (same SHA-256), read
-    the same way (sheet, --map, --dayfirst, --decimal-comma, --skip-invalid), with no rows
-    rejected: every row it holds was stored then, and nothing but an import of this kind writes
-    these rows (other kinds only add customers that are missing, never change one). Imports never
-    delete, so every row is still as that import left it. The new import is recorded all the
-    same. Returns None when the file must be read.
+    the same way (`read_options_key`: suffix, sheet, --map, --dayfirst, --decimal-comma,
+    --skip-invalid, cpm's reading code), with no rows rejected: every row it holds was stored
+    then, and nothing but an import of this kind writes these rows (other kinds only add
+    customers that are missing, never change one). Imports never delete, so every row is still
+    as that import left it. The new import is recorded all the same. Returns None when the file
+    must be read.
     """
     if kind not in ("orders", "customers"):
         return None  # opening points are posted row by row, each under its own key

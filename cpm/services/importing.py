@@ -286,7 +286,8 @@ def import_points(
         session.exec(select(PointsEntry.natural_key).where(col(PointsEntry.kind) == ledger.OPENING)).all()
     )
     seen: dict[tuple[Any, ...], int] = {}
-    entries: list[tuple[str, str, int, date | None, date | None, str | None]] = []
+    entries: list[tuple[str, str, int, date, date, str | None]] = []
+    already = 0  # rows of the file already in the ledger
     for row in check.rows():
         values = row.values
         if row.problems:
@@ -308,7 +309,7 @@ def import_points(
         digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:24]
         key = f"opening:{digest}:{seen[content]}"
         if key in known:
-            entries.append((key, *content[:2], None, None, values.get("note")))
+            already += 1
             continue
         earned = given_earned or today
         if earned > today:
@@ -323,7 +324,8 @@ def import_points(
         entries.append((key, *content[:2], earned, expires, values.get("note")))
     check.refuse_or_reject()
     summary = check.summary
-    summary.records = len(entries)
+    summary.records = len(entries) + already
+    summary.unchanged = already
     batch = check.record_batch(session)
     summary.customers_created = bulk.insert_missing(
         session,
@@ -336,9 +338,6 @@ def import_points(
     version = settings.version()
     now = datetime.now(UTC)
     for key, code, points, earned, expires, note in entries:
-        if key in known or earned is None or expires is None:
-            summary.unchanged += 1
-            continue
         ledger.post(
             session,
             PointsEntry(

@@ -341,15 +341,19 @@ class Position:
     next_expiry: date | None  # the soonest date a live lot with points left expires
 
 
+def _dated_live_lots(account: Account, on: date) -> list[Lot]:
+    """Lots alive on `on` with points left and an expiry date."""
+    return [
+        lot
+        for lot in account.lots.values()
+        if lot.expires_on is not None and lot.remaining > 0 and lot.alive_on(on)
+    ]
+
+
 def position_of(account: Account, *, on: date, until: date) -> Position:
-    expiring, next_expiry = 0, None
-    for lot in account.lots.values():  # one pass: a customer can hold hundreds of lots
-        if lot.expires_on is None or lot.remaining <= 0 or not lot.alive_on(on):
-            continue
-        if lot.expires_on < until:
-            expiring += lot.remaining
-        if next_expiry is None or lot.expires_on < next_expiry:
-            next_expiry = lot.expires_on
+    live = _dated_live_lots(account, on)
+    expiring = sum(lot.remaining for lot in live if lot.expires_on and lot.expires_on < until)
+    next_expiry = min((lot.expires_on for lot in live if lot.expires_on), default=None)
     return Position(account.balance, account.available(on), expiring, next_expiry)
 
 
@@ -358,6 +362,13 @@ def position_of(account: Account, *, on: date, until: date) -> Position:
 # expiry closes it, and there is no debt. Sums over their rows give exactly what the replay gives.
 # Only the others — usually few — are replayed. A full replay of a million rows takes seconds.
 _CREDIT = "l.points > 0 AND l.kind <> 'expire'"
+
+
+def _debit(alias: str) -> str:
+    """A row that takes points (an expiry only closes a lot)."""
+    return f"{alias}.points < 0 AND {alias}.kind <> 'expire'"
+
+
 _OPEN_CREDIT = f"{_CREDIT} AND c.lot_id IS NULL"
 _LIVE_AFTER = f"{_OPEN_CREDIT} AND l.expires_on > {{}}"
 _CLOSED_LOTS = (
@@ -370,7 +381,7 @@ _POSITION_COLUMNS = (
     "THEN l.points ELSE 0 END), "
     f"SUM(CASE WHEN {_LIVE_AFTER} AND l.expires_on < {{}} THEN l.points ELSE 0 END), "
     f"MIN(CASE WHEN {_LIVE_AFTER} THEN l.expires_on END), "
-    "MAX(CASE WHEN l.points < 0 AND l.kind <> 'expire' THEN 1 ELSE 0 END) "
+    f"MAX(CASE WHEN {_debit('l')} THEN 1 ELSE 0 END) "
 )
 
 
@@ -424,8 +435,7 @@ def _expiring_without_replay(session: Session, *, on: date, until: date) -> list
     sql = (
         "SELECT l.customer_id, l.id, l.expires_on, l.points FROM points_ledger l LEFT JOIN "
         f"({_CLOSED_LOTS}) c {_OWN_LOT} WHERE {_LIVE_AFTER} AND l.expires_on < {{}} AND NOT EXISTS "
-        "(SELECT 1 FROM points_ledger d WHERE d.customer_id = l.customer_id "
-        "AND d.points < 0 AND d.kind <> 'expire')"
+        f"(SELECT 1 FROM points_ledger d WHERE d.customer_id = l.customer_id AND {_debit('d')})"
     )
     days = bulk.Days()
     params = [bulk.db_value(d, sqlite=sqlite) for d in (on, until)]
@@ -436,27 +446,18 @@ def _expiring_without_replay(session: Session, *, on: date, until: date) -> list
 
 
 def _debtors(session: Session) -> list[int]:
-    sql = "SELECT DISTINCT customer_id FROM points_ledger WHERE points < 0 AND kind <> 'expire'"
+    sql = f"SELECT DISTINCT d.customer_id FROM points_ledger d WHERE {_debit('d')}"
     return [cid for (cid,) in bulk.stream(session, sql, [])]
 
 
-def expiring(
-    session: Session, *, on: date, until: date, replayed: dict[int, Account] | None = None
-) -> list[ExpiringLot]:
+def expiring(session: Session, *, on: date, until: date) -> list[ExpiringLot]:
     """Points in live lots that expire after `on` and before `until`, soonest first.
 
-    Without `replayed` accounts, only customers who ever lost or spent points are replayed."""
-    result = []
-    if replayed is None:
-        result = _expiring_without_replay(session, on=on, until=until)
-        replayed = accounts(session, _debtors(session))
-    for cid, account in replayed.items():
-        for lot in account.lots.values():
-            if (
-                lot.remaining > 0
-                and lot.alive_on(on)
-                and lot.expires_on is not None
-                and lot.expires_on < until
-            ):
+    Only customers who ever lost or spent points are replayed; the others' lots are read as they are."""
+    result = _expiring_without_replay(session, on=on, until=until)
+    for cid, account in accounts(session, _debtors(session)).items():
+        for lot in _dated_live_lots(account, on):
+            assert lot.expires_on is not None
+            if lot.expires_on < until:
                 result.append(ExpiringLot(cid, lot.id, lot.expires_on, lot.remaining))
     return sorted(result, key=lambda lot: (lot.expires_on, lot.customer_id, lot.lot_id))

@@ -14,7 +14,7 @@ from cpm.db import Database
 from cpm.errors import InvalidInput
 from cpm.io.sheets import file_sha256, open_sheet
 from cpm.services import awarding, importing
-from tests.conftest import table_rows, write_csv
+from tests.conftest import fresh_database, table_rows, write_csv
 
 ORDERS_HEADER = ["order_no", "customer_code", "order_date", "amount", "status"]
 
@@ -187,9 +187,7 @@ def test_a_moved_order_earns_the_same_whatever_path_it_took(db: Database, tmp_pa
     def final_state(*files: Path) -> tuple[dict[str, int], list[tuple[str, str, str, int]]]:
         folder = tmp_path / "_".join(f.stem for f in files)
         folder.mkdir()
-        target = Database.from_option(str(folder / "shop.db"))
-        database.create_database_file(target)
-        database.upgrade(target)
+        target = fresh_database(folder)
         for day, path in enumerate(files, start=1):
             import_orders(target, path)
             award(target, date(2026, 3, day), rules)

@@ -41,7 +41,7 @@ from cpm.db import Database
 from cpm.errors import Conflict, InvalidInput, NotFound
 from cpm.io.sheets import file_sha256, open_sheet
 from cpm.services import awarding, importing, ledger
-from tests.conftest import Cli, snapshot, table_rows, write_csv
+from tests.conftest import Cli, fresh_database, snapshot, table_rows, write_csv
 
 CODES = ("C1", "C2", "C3")
 FIRST_DAY = date(2024, 1, 1)
@@ -335,13 +335,6 @@ def share_of(available: int, percent: int) -> int:
 # --------------------------------------------------------------------------------------------
 # Driving cpm
 # --------------------------------------------------------------------------------------------
-
-
-def fresh_database(folder: Path) -> Database:
-    db = Database.from_option(str(folder / "x.db"))
-    database.create_database_file(db)
-    database.upgrade(db)
-    return db
 
 
 def import_orders_file(db: Database, path: Path) -> importing.ImportSummary:
