@@ -93,9 +93,12 @@ def clv_view(report: ClvReport, settings: Settings, *, top: int) -> None:
     horizon = options.horizon_units
     out = render.out
     out.print(
-        f"[bold]Predictive CLV[/bold] from purchases through {options.until} (unit: {options.unit}); "
-        f"horizon {horizon} {options.unit}{'s' if horizon != 1 else ''}, "
-        f"discount {options.monthly_discount:.2%} a month"
+        render.styled(
+            ("Predictive CLV", "bold"),
+            f" from purchases through {options.until} (unit: {options.unit}); "
+            f"horizon {horizon} {options.unit}{'s' if horizon != 1 else ''}, "
+            f"discount {options.monthly_discount:.2%} a month",
+        )
     )
     out.print(
         f"BG/NBD r={purchases.r:.4g} alpha={purchases.alpha:.4g} a={purchases.a:.4g} b={purchases.b:.4g} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.exc import DBAPIError
 from typer._click.core import Context as ClickContext
+from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from cpm import __version__
@@ -50,9 +52,43 @@ def _quiet(ctx: ClickContext) -> bool:
 class CpmGroup(TyperGroup):
     """Global options anywhere on the line; every CpmError becomes `Error: …` and exit code 1."""
 
-    def main(self, args: Sequence[str] | None = None, *more: Any, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         given = sys.argv[1:] if args is None else args
-        return super().main(hoist_global_options(list(given)), *more, **extra)
+        standalone = standalone_mode
+        try:
+            result = super().main(
+                hoist_global_options(list(given)),
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        except ClickException as exc:
+            # Usage errors quote the arguments as typed: shown through the console that writes
+            # control characters out, so an argument cannot drive the terminal.
+            if not standalone:
+                raise
+            shown = io.StringIO()
+            exc.show(file=shown)
+            render.err.print(shown.getvalue().rstrip("\n"))
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone:
+                raise
+            render.err.print("Aborted.")
+            sys.exit(1)
+        if not standalone:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: ClickContext) -> Any:
         try:

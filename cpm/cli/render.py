@@ -2,17 +2,120 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, HighlighterType, JustifyMethod, OverflowMethod
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
 
 from cpm.errors import CpmError, InvalidInput
+from cpm.io.text import is_hidden, visible
 from cpm.models import ImportBatch
 from cpm.services.import_batch import ImportSummary
 
 MAX_PROBLEMS_SHOWN = 200
 
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+class DataConsole(Console):
+    """A console on which every string is shown as the text it is.
+
+    Whatever a string holds — a customer name, a file name, a message quoting a cell — is never
+    read as Rich markup (`[/]`, `[link=…]`) or an emoji code, and its control, zero-width and bidi
+    characters are written out (`\x1b`, `U+202E`). Every string Rich prints, table cells and
+    titles included, passes through here; styled parts are built with `styled`, which does the same.
+    """
+
+    def render_str(
+        self,
+        text: str,
+        *,
+        style: str | Style = "",
+        justify: JustifyMethod | None = None,
+        overflow: OverflowMethod | None = None,
+        emoji: bool | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        highlighter: HighlighterType | None = None,
+    ) -> Text:
+        return super().render_str(
+            visible(text),
+            style=style,
+            justify=justify,
+            overflow=overflow,
+            emoji=False,
+            markup=False,
+            highlight=highlight,
+            highlighter=highlighter,
+        )
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line of text in parts, some with a style (`("C0001", "bold")`), shown as text."""
+    line = Text()
+    for part in parts:
+        if isinstance(part, tuple):
+            line.append(visible(part[0]), style=part[1])
+        else:
+            line.append(visible(part))
+    return line
+
+
+out = DataConsole(soft_wrap=True, highlight=False, markup=False, emoji=False)
+err = DataConsole(stderr=True, soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def _json_escape(match_text: str) -> str:
+    code = ord(match_text)
+    if code > 0xFFFF:  # JSON writes a character beyond the BMP as its UTF-16 pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_text(data: Any) -> str:
+    """JSON for scripts, readable Chinese, and no character that a terminal would act on.
+
+    json.dumps escapes the ASCII controls; the other hidden characters (C1 controls, bidi and
+    zero-width characters, lone surrogates) are escaped the same way, so the text is still the
+    exact value when parsed.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if text.replace("\n", "").isprintable():
+        return text
+    return "".join(_json_escape(c) if c != "\n" and is_hidden(c) else c for c in text)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json_text(data) + "\n")
+
+
+def emit_csv(rows: list[dict[str, Any]], fields: Sequence[str] | None = None) -> None:
+    """CSV with a header line, also when there are no rows (a script still learns the columns).
+
+    Text cells are written in their visible form (README, Bad input): a CSV on a terminal or in
+    Excel must not carry escape sequences or invisible characters; a newline stays (quoted).
+    """
+    names = list(rows[0]) if rows else list(fields or ())
+    if not names:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                key: json.dumps(value)
+                if isinstance(value, list)
+                else visible(value, keep="\n")
+                if isinstance(value, str)
+                else value
+                for key, value in row.items()
+            }
+        )
 
 
 def error(exc: CpmError, *, one_line: bool = False) -> None:

@@ -401,7 +401,10 @@ def show(
         return
     out = render.out
     out.print(
-        f"[bold]{data['code']}[/bold] {data['name'] or ''} — {TIER_NAMES[card.row.tier]}, class {data['abc']}"
+        render.styled(
+            (data["code"], "bold"),
+            f" {data['name'] or ''} — {TIER_NAMES[card.row.tier]}, class {data['abc']}",
+        )
     )
     for label, key in (
         ("city", "city"),

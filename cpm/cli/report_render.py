@@ -137,8 +137,11 @@ def customer_table(
 def overview(view: Overview, settings: Settings) -> None:
     out = render.out
     out.print(
-        f"[bold]Customer report[/bold] as of {view.as_of} — {view.period.kind} {view.period.label}; "
-        f"segments over {view.window.label}"
+        render.styled(
+            ("Customer report", "bold"),
+            f" as of {view.as_of} — {view.period.kind} {view.period.label}; "
+            f"segments over {view.window.label}",
+        )
     )
     if view.current.customers_to_date == 0 and view.previous.customers_to_date == 0 and not view.top:
         render.message("No orders before the as-of date yet. Import some with `cpm import orders FILE`.")

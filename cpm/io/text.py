@@ -22,7 +22,8 @@ _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u180e"
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _is_hidden(character: str) -> bool:
+def is_hidden(character: str) -> bool:
+    """Whether `visible` writes this character out instead of showing it."""
     # str.isprintable() is False exactly for Unicode's "Other" (controls, format characters such
     # as zero-width spaces and bidi overrides, surrogates, private use, unassigned) and
     # "Separator" categories; ordinary spaces of any width (Zs) are shown as they are.
@@ -39,22 +40,21 @@ def escape(character: str) -> str:
     return f"U+{code:04X}"
 
 
-def visible(text: str, *, keep_line_breaks: bool = True) -> str:
+def visible(text: str, *, keep: str = "\n\t") -> str:
     """`text` with every control, format or separator character written out as `\\x..`/`U+....`.
 
-    A newline and a tab stay as they are unless `keep_line_breaks` is false.
+    The characters in `keep` (by default a newline and a tab) stay as they are.
     """
     if text.isprintable():
         return text
-    kept = "\n\t" if keep_line_breaks else ""
-    return "".join(escape(c) if c not in kept and _is_hidden(c) else c for c in text)
+    return "".join(escape(c) if c not in keep and is_hidden(c) else c for c in text)
 
 
 def hidden_character(text: str) -> str | None:
     """The first character of `text` that `visible` would write out (line breaks included)."""
     if text.isprintable():
         return None
-    return next((c for c in text if _is_hidden(c)), None)
+    return next((c for c in text if is_hidden(c)), None)
 
 
 def describe_character(character: str) -> str:
