@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from cpm.cli import render
-from cpm.cli.report_cmd import Format, emit_csv, emit_json, parse_day
+from cpm.cli.render import emit_csv, emit_json
+from cpm.cli.report_cmd import Format, parse_day
 from cpm.cli.state import State
 from cpm.db import session_scope
 from cpm.errors import CpmError

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
-from collections.abc import Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +11,7 @@ import typer
 from sqlmodel import Session
 
 from cpm.cli import render, report_data, report_render
+from cpm.cli.render import emit_csv, emit_json
 from cpm.cli.state import State
 from cpm.db import session_scope
 from cpm.errors import CpmError
@@ -104,21 +101,6 @@ def options_from(
         periods=periods,
         since=parse_day(since),
     )
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-def emit_csv(rows: list[dict[str, Any]], fields: Sequence[str] | None = None) -> None:
-    """CSV with a header line, also when there are no rows (a script still learns the columns)."""
-    names = list(rows[0]) if rows else list(fields or ())
-    if not names:
-        return
-    writer = csv.DictWriter(sys.stdout, fieldnames=names, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
 
 
 def p_alive_by_customer(session: Session, options: ReportOptions, *, note: bool) -> dict[int, float]:

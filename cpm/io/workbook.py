@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from cpm.io.files import atomic_output
+from cpm.io.text import visible
 
 TEXT, INTEGER, MONEY, RATIO, DATE, DECIMAL = "text", "integer", "money", "ratio", "date", "decimal"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -109,9 +110,14 @@ def safe_text(value: str) -> bool:
     return not value.startswith(FORMULA_STARTS)
 
 
+# Whitespace a cell keeps as it is; every other hidden character is written out (cpm.io.text):
+# XML cannot hold most controls at all, and a bidi override would reverse what Excel shows.
+_KEPT_IN_CELLS = "\n\t\r"
+
+
 def _cell(ws: Any, value: Any, kind: str, formats: Formats, **style: Any) -> Any:
     if isinstance(value, str):
-        cell = WriteOnlyCell(ws, value=value)
+        cell = WriteOnlyCell(ws, value=visible(value, keep=_KEPT_IN_CELLS))
         # openpyxl stores "=…" as a formula; a string type makes it plain text whatever it starts with.
         cell.data_type = "s"
     else:
@@ -150,7 +156,7 @@ class _Rows:
             elif kind is str:
                 # openpyxl reads "=…" as a formula and "#N/A"-like text as an error: those get a
                 # text cell; every other string is written as text anyway.
-                plain = value[:1] not in _NOT_PLAIN
+                plain = value[:1] not in _NOT_PLAIN and value.isprintable()
                 row.append(value if plain else _cell(self.ws, value, TEXT, self.formats))
             elif kind in _NUMBERS or (kind is date and self.kinds[index] == DATE):
                 number_format = self.number_formats[index]

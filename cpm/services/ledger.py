@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from cpm.config import Settings
 from cpm.errors import Conflict, CpmError, NotFound
+from cpm.io.text import CodeError, normalise_code
 from cpm.models import Customer, Order, PointsEntry
 from cpm.services import bulk
 
@@ -176,12 +177,17 @@ def accounts(
     return result
 
 
-def customer_by_code(session: Session, code: str) -> Customer:
-    customer = session.exec(select(Customer).where(Customer.customer_code == code)).first()
+def customer_by_code(
+    session: Session, code: str, *, hint: str = "Check the code, e.g. with `cpm points balance`."
+) -> Customer:
+    """The customer a code names, in the code's normal form (README, Bad input): `Ｃ０００１` finds C0001."""
+    try:
+        normal = normalise_code(code)
+    except CodeError as exc:
+        raise NotFound(f"no customer with code {code!r}: the code {exc}", hint=hint) from exc
+    customer = session.exec(select(Customer).where(Customer.customer_code == normal)).first()
     if customer is None or customer.id is None:
-        raise NotFound(
-            f"no customer with code {code!r}", hint="Check the code, e.g. with `cpm points balance`."
-        )
+        raise NotFound(f"no customer with code {code!r}", hint=hint)
     return customer
 
 

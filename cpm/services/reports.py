@@ -9,7 +9,6 @@ from fractions import Fraction
 from sqlmodel import Session, col, select
 
 from cpm.config import Settings
-from cpm.errors import NotFound
 from cpm.models import Customer, Order, TierChange
 from cpm.services import ledger, tiering
 from cpm.services.cohorts import Cohort, monthly_cohorts
@@ -289,11 +288,10 @@ class CustomerCard:
 def customer_card(
     session: Session, settings: Settings, options: ReportOptions, code: str, *, orders_shown: int = 10
 ) -> CustomerCard:
-    customer = session.exec(select(Customer).where(Customer.customer_code == code)).first()
-    if customer is None or customer.id is None:
-        raise NotFound(
-            f"no customer with code {code!r}", hint="Check the code, e.g. with `cpm report customers`."
-        )
+    customer = ledger.customer_by_code(
+        session, code, hint="Check the code, e.g. with `cpm report customers`."
+    )
+    assert customer.id is not None  # customer_by_code finds only stored customers
     rows = customer_rows(session, settings, options)
     record_tier_changes(session, rows, settings=settings, options=options)
     row = next(r for r in rows if r.info.id == customer.id)
