@@ -16,6 +16,8 @@ from itertools import compress, repeat
 from operator import eq, mul, not_, truediv
 from typing import Any
 
+from cpm.io.text import CodeError, describe_character, normalise_code
+
 EXCEL_EPOCH = date(1899, 12, 30)
 # Serial numbers Excel can show as dates: 1900-01-01 .. 9999-12-31.
 MAX_EXCEL_SERIAL = 2958465
@@ -30,6 +32,14 @@ MONEY_EXPECTED = "expected an amount such as 1234.50, ¥1,234.50 or $1,234.50"
 NUMBER_LIMIT = 10**15
 
 
+NOT_A_NUMBER = (
+    "a number cell holding {what}, which is no value at all; "
+    "check the formula or the program that wrote the file"
+)
+MAX_CODE_LENGTH = 64
+_FULL_WIDTH_DIGITS = frozenset("０１２３４５６７８９")
+
+
 class BadValue(ValueError):
     """A cell that cannot be read as the type its column needs; the text says what was expected."""
 
@@ -38,9 +48,18 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _refuse_not_finite(value: float) -> None:
+    if not math.isfinite(value):
+        raise BadValue(NOT_A_NUMBER.format(what="NaN (not a number)" if value != value else "infinity"))
+
+
 def clean_text(value: Any) -> str:
-    """Text as a person typed it: numbers from Excel lose a trailing .0, spaces are trimmed."""
+    """Text as a person typed it: numbers from Excel lose a trailing .0, spaces are trimmed.
+
+    A NaN or infinite number cell is refused: it would become the text `nan` or `inf`.
+    """
     if isinstance(value, float):
+        _refuse_not_finite(value)
         if value.is_integer():
             return str(int(value))
         return repr(value)
@@ -51,18 +70,90 @@ def clean_text(value: Any) -> str:
     return str(value).strip()
 
 
+def parse_code(value: Any) -> str:
+    """A customer code or order number in its one normal form (cpm.io.text.normalise_code).
+
+    `Ｃ０００１`, ` C0001 ` and `\u200bC0001` are all `C0001`; a code that still holds a control,
+    zero-width, bidi or line-separator character is refused, and so is one longer than 64.
+    """
+    try:
+        code = normalise_code(clean_text(value))
+    except CodeError as exc:
+        raise BadValue(str(exc)) from exc
+    if not code:
+        raise BadValue("holds only invisible characters; a value is required here")
+    if len(code) > MAX_CODE_LENGTH:
+        raise BadValue(f"longer than {MAX_CODE_LENGTH} characters")
+    return code
+
+
+def _number_text(value: Any) -> str:
+    """The text of a number or date cell in NFKC form, trimmed.
+
+    Full-width digits (`１２３`) are what a Chinese input method types and read as 0-9; any other
+    digit or numeral (superscript `¹`, circled `①`, Arabic-Indic `٣`, Devanagari `३`, `一`), or a
+    character NFKC would turn into digits (`㋀`), is refused rather than read as a number.
+    """
+    text = str(value)
+    if not text.isascii():
+        for character in text:
+            if character.isascii() or character in _FULL_WIDTH_DIGITS:
+                continue
+            if character.isnumeric() or any(
+                "0" <= c <= "9" for c in unicodedata.normalize("NFKC", character)
+            ):
+                raise BadValue(
+                    f"holds {describe_character(character)}, not a digit 0-9; "
+                    "type numbers with the digits 0-9 (full-width ０-９ are fine too)"
+                )
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip()
+
+
 # --- dates ------------------------------------------------------------------------------------
 
+# A time of day after a date, captured so that it can be checked (25:61 is no time). Only ASCII
+# digits and colons: NFKC has made full-width ones ASCII.
+_CLOCK = r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})"
+_SECONDS = r"(?::(?P<second>[0-9]{2})"
 _ISO_LIKE = re.compile(
-    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+    r"(?P<year>[0-9]{4})[-/.](?P<month>[0-9]{1,2})[-/.](?P<day>[0-9]{1,2})"
+    rf"(?:[T ]{_CLOCK}{_SECONDS}(?:\.[0-9]+)?)?(?P<offset>Z|[+-][0-9]{{2}}:?[0-9]{{2}})?)?"
 )
 _CHINESE = re.compile(
-    r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?$"
+    r"(?P<year>[0-9]{4})\s*年\s*(?P<month>[0-9]{1,2})\s*月\s*(?P<day>[0-9]{1,2})\s*[日号]?"
+    rf"(?:\s*{_CLOCK}{_SECONDS})?)?"
 )
-_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_COMPACT = re.compile(r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})")
 _SLASHED = re.compile(
-    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[T ]\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?$"
+    r"(?P<first>[0-9]{1,2})[/.\-](?P<second_part>[0-9]{1,2})[/.\-](?P<year>[0-9]{4})"
+    rf"(?:[T ]{_CLOCK}{_SECONDS})?(?:\s*(?P<half>[AaPp][Mm]))?)?"
 )
+# The widest offsets in use are -12:00 and +14:00 (Kiribati); nothing lies beyond ±14:00.
+MAX_OFFSET_MINUTES = 14 * 60
+TIME_EXPECTED = (
+    "a time of day has hours 0-23 (at most 12 with AM/PM), minutes and seconds 0-59, "
+    "and a UTC offset at most ±14:00"
+)
+
+
+def _check_time(match: re.Match[str]) -> None:
+    """Refuse a time of day that is no time (25:61, 13 PM) or an offset no place has (+99:99)."""
+    groups = match.groupdict()
+    hour = groups.get("hour")
+    if hour is None:
+        return
+    minute, second, half = groups["minute"], groups.get("second"), groups.get("half")
+    if int(hour) > (12 if half else 23) or int(minute) > 59 or (second is not None and int(second) > 59):
+        shown = f"{hour}:{minute}" + (f":{second}" if second else "") + (f" {half}" if half else "")
+        raise BadValue(f"has the time {shown}, which is not a time of day; {TIME_EXPECTED}")
+    offset = groups.get("offset")
+    if offset and offset != "Z":
+        hours, minutes = int(offset[1:3]), int(offset[-2:])
+        if minutes > 59 or hours * 60 + minutes > MAX_OFFSET_MINUTES:
+            raise BadValue(f"has a UTC offset {offset} that no place has; {TIME_EXPECTED}")
+
+
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -84,8 +175,8 @@ _MONTHS = {
     )
     for name in names
 }
-_DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[\s\-]([A-Za-z]+)\.?[\s\-,]+(\d{4})$")
-_MONTH_NAME_DAY = re.compile(r"^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
+_DAY_MONTH_NAME = re.compile(r"([0-9]{1,2})[\s\-]([A-Za-z]+)\.?[\s\-,]+([0-9]{4})")
+_MONTH_NAME_DAY = re.compile(r"([A-Za-z]+)\.?\s+([0-9]{1,2}),?\s+([0-9]{4})")
 
 
 def _make_date(year: int, month: int, day: int, raw: Any) -> date:
@@ -95,12 +186,26 @@ def _make_date(year: int, month: int, day: int, raw: Any) -> date:
         raise BadValue(f"not a real calendar date ({exc}); {DATE_EXPECTED}") from exc
 
 
+# Excel took 1900 for a leap year (as Lotus 1-2-3 did): serial 1 is 1900-01-01, 59 is
+# 1900-02-28, 60 is a 1900-02-29 that never was, and from 61 (1900-03-01) on a serial is the
+# number of days since 1899-12-30.
+_FICTITIOUS_LEAP_DAY = 60
+
+
 def _from_serial(serial: float, raw: Any) -> date:
     # Compared as given: float() of a huge int overflows, and NaN fails the comparison anyway.
     # The bound is the end of the last day, so 9999-12-31 with a time of day is still a date.
     if not (1 <= serial < MAX_EXCEL_SERIAL + 1):
         raise BadValue(f"a number that is not an Excel date; {DATE_EXPECTED}")
-    return EXCEL_EPOCH + timedelta(days=int(serial))
+    days = int(serial)
+    if days == _FICTITIOUS_LEAP_DAY:
+        raise BadValue(
+            "is Excel's 1900-02-29, a day that never was (Excel counts 1900 as a leap year); "
+            "type the real date"
+        )
+    if days < _FICTITIOUS_LEAP_DAY:
+        days += 1
+    return EXCEL_EPOCH + timedelta(days=days)
 
 
 EARLIEST_DATE = date(1900, 1, 1)  # Excel's first day; windows and expiries reach back from dates
@@ -130,7 +235,7 @@ def _parse_date(value: Any, *, dayfirst: bool) -> date:
             compact = int(value)
             return _make_date(compact // 10000, compact // 100 % 100, compact % 100, value)
         return _from_serial(value, value)
-    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = _number_text(value)
     if not text:
         raise BadValue(DATE_EXPECTED)
     if len(text) == 10 and text[4] == "-":
@@ -139,26 +244,26 @@ def _parse_date(value: Any, *, dayfirst: bool) -> date:
         except ValueError:
             pass
     for pattern in (_ISO_LIKE, _CHINESE, _COMPACT):
-        match = pattern.match(text)
+        match = pattern.fullmatch(text)
         if match:
-            year, month, day = (int(g) for g in match.groups())
-            return _make_date(year, month, day, value)
-    match = _SLASHED.match(text)
+            _check_time(match)
+            return _make_date(int(match["year"]), int(match["month"]), int(match["day"]), value)
+    match = _SLASHED.fullmatch(text)
     if match:
-        first, second, year = (int(g) for g in match.groups())
+        _check_time(match)
+        first, second, year = int(match["first"]), int(match["second_part"]), int(match["year"])
         if dayfirst:
             return _make_date(year, second, first, value)
         if first > 12 and second <= 12:
             raise BadValue("looks like day/month/year; run the import again with --dayfirst")
         return _make_date(year, first, second, value)
-    match = _DAY_MONTH_NAME.match(text)
+    match = _DAY_MONTH_NAME.fullmatch(text)
     if match and match.group(2).lower() in _MONTHS:
         return _make_date(int(match.group(3)), _MONTHS[match.group(2).lower()], int(match.group(1)), value)
-    match = _MONTH_NAME_DAY.match(text)
+    match = _MONTH_NAME_DAY.fullmatch(text)
     if match and match.group(1).lower() in _MONTHS:
         return _make_date(int(match.group(3)), _MONTHS[match.group(1).lower()], int(match.group(2)), value)
-    # isdecimal, not isdigit: float() refuses digits such as the Ethiopic ፩ that isdigit admits.
-    if text.replace(".", "", 1).isdecimal():
+    if text.replace(".", "", 1).isdecimal():  # only 0-9 are left (_number_text)
         serial = float(text)
         # A serial typed as text is only believable for recent dates: "2024" is a year, not 1905-07-16.
         if not TEXT_SERIALS[0] <= serial < TEXT_SERIALS[1]:
@@ -174,9 +279,9 @@ _GROUP_MARKS = " \u00a0\u2009\u202f\u3000'"
 _SPACES = dict.fromkeys(map(ord, _GROUP_MARKS), None)
 # A space or apostrophe between digits groups thousands, so it must sit where a comma (or, with
 # --decimal-comma, a point) could: `1 234,50` is fine, `12 34` is as malformed as `12,34`.
-_GROUP_GAP = re.compile(f"(?<=\\d)[{_GROUP_MARKS}]+(?=\\d)")
-_POINT_NUMBER = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$|^\.\d+$")
-_COMMA_NUMBER = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$|^\d+(,\d+)?$|^,\d+$")
+_GROUP_GAP = re.compile(f"(?<=[0-9])[{_GROUP_MARKS}]+(?=[0-9])")
+_POINT_NUMBER = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?|[0-9]+(\.[0-9]+)?|\.[0-9]+")
+_COMMA_NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{3})+(,[0-9]+)?|[0-9]+(,[0-9]+)?|,[0-9]+")
 
 
 def _cents(amount: Fraction) -> int:
@@ -190,7 +295,7 @@ def _cents(amount: Fraction) -> int:
 
 
 # The shape nearly every cell has (`1234.5`, `88`, `0.30`): read with integers, no Fraction.
-_PLAIN = re.compile(r"(\d{1,13})(?:\.(\d{1,2}))?")
+_PLAIN = re.compile(r"([0-9]{1,13})(?:\.([0-9]{1,2}))?")
 
 
 def _plain_cents(text: str) -> int | None:
@@ -204,7 +309,7 @@ def _plain_cents(text: str) -> int | None:
 # Whole columns at once: an import reads a million mostly distinct amounts, and one regular
 # expression over all of them, then int() on each, runs in C. Each returns None when a single
 # value has another shape; the caller then parses value by value, with the same results.
-_TWO_DECIMAL_LINES = re.compile(r"\d{1,13}\.\d{2}(?:\n\d{1,13}\.\d{2})*")
+_TWO_DECIMAL_LINES = re.compile(r"[0-9]{1,13}\.[0-9]{2}(?:\n[0-9]{1,13}\.[0-9]{2})*")
 
 
 def _cents_of_lines(texts: Sequence[str]) -> list[int] | None:
@@ -251,8 +356,7 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
     if isinstance(value, int):
         return _cents(Fraction(value))
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise BadValue(MONEY_EXPECTED)
+        _refuse_not_finite(value)
         shown = f"{abs(value):.15g}"
         quick = _plain_cents(shown)
         if quick is not None:
@@ -265,22 +369,11 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
         quick = _plain_cents(value)
         if quick is not None:
             return quick
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    negative = False
-    if text.startswith("(") and text.endswith(")"):
-        negative, text = True, text[1:-1].strip()
-    for mark in _CURRENCY_MARKS:
-        text = text.replace(mark, "")
-    text = _GROUP_GAP.sub("." if decimal_comma else ",", text.strip())
+    negative, text = _sign_and_number(_number_text(value))
+    text = _GROUP_GAP.sub("." if decimal_comma else ",", text)
     text = text.translate(_SPACES)
-    if text.startswith("-"):
-        negative, text = not negative, text[1:]
-    elif text.startswith("+"):
-        text = text[1:]
-    if text.endswith("-"):
-        negative, text = not negative, text[:-1]
     pattern = _COMMA_NUMBER if decimal_comma else _POINT_NUMBER
-    if not text or not pattern.match(text):
+    if not text or not pattern.fullmatch(text):
         hint = " (with --decimal-comma: 1.234,50)" if decimal_comma else ""
         raise BadValue(f"{MONEY_EXPECTED}{hint}")
     plain = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
@@ -288,23 +381,69 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
     return -result if negative else result
 
 
+def _sign_and_number(text: str) -> tuple[bool, str]:
+    """Whether an amount's text says it is negative, and the number left once that is read.
+
+    Around the number may stand one sign (`-12`, `+12`, `12-`), or parentheses (`(12.00)`, the
+    accountant's negative), and one currency mark before or after it (`¥-12`, `-¥12`, `12元`).
+    More than one of either contradicts itself and is refused: `(-12.00)` (parentheses already
+    say negative), `--3`, `-12-`, `$12€`, `¥12¥`.
+    """
+    if text.startswith("'"):  # Excel's mark of a number typed as text
+        text = text[1:].lstrip()
+    signs: list[str] = []
+    marks: list[str] = []
+    parentheses = 0
+    while text:
+        if text.startswith("(") and text.endswith(")"):
+            parentheses += 1
+            text = text[1:-1].strip()
+        elif text[0] in "+-":
+            signs.append(text[0])
+            text = text[1:].lstrip()
+        elif text.endswith("-"):
+            signs.append("-")
+            text = text[:-1].rstrip()
+        else:
+            mark = next((m for m in _CURRENCY_MARKS if text.startswith(m)), None)
+            if mark is not None:
+                text = text[len(mark) :].lstrip()
+            else:
+                mark = next((m for m in _CURRENCY_MARKS if text.endswith(m)), None)
+                if mark is None:
+                    break
+                text = text[: -len(mark)].rstrip()
+            marks.append(mark)
+    if parentheses and signs:
+        raise BadValue(
+            f"has a sign {signs[0]} and parentheses, which already mean negative; write (12.00) or -12.00"
+        )
+    if parentheses > 1 or len(signs) > 1:
+        raise BadValue(f"has more than one sign; {MONEY_EXPECTED}")
+    if len(marks) > 1:
+        which = f"{marks[0]} and {marks[1]}" if marks[0] != marks[1] else f"{marks[0]} twice"
+        raise BadValue(f"has two currency signs ({which}); give one, before or after the number")
+    return bool(parentheses) or signs == ["-"], text
+
+
 # --- whole numbers ----------------------------------------------------------------------------
 
 # Commas only as thousands separators: `1,5` is someone's 1.5, not fifteen.
-_WHOLE_TEXT = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?$")
+_WHOLE_TEXT = re.compile(r"([+-]?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0*)?")
 
 
 def _whole_number(value: Any, expected: str) -> int:
     if isinstance(value, bool):
         raise BadValue(expected)
     if isinstance(value, float):
+        _refuse_not_finite(value)
         if not value.is_integer():
             raise BadValue(expected)
         number = int(value)
     elif isinstance(value, int):
         number = value
     else:
-        match = _WHOLE_TEXT.match(unicodedata.normalize("NFKC", str(value)).strip())
+        match = _WHOLE_TEXT.fullmatch(_number_text(value))
         if match is None:
             raise BadValue(expected)
         sign, digits = match.groups()

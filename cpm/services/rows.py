@@ -7,6 +7,7 @@ codes that repeat. Every cell is still checked; equal cells simply share one che
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -18,9 +19,11 @@ from cpm.errors import CellProblem, InvalidInput
 from cpm.io.headers import HeaderMatch, match_headers, normalize_header
 from cpm.io.sheets import Sheet
 from cpm.io.values import (
+    MAX_CODE_LENGTH,
     BadValue,
     clean_text,
     is_blank,
+    parse_code,
     parse_count,
     parse_date,
     parse_money,
@@ -32,7 +35,6 @@ from cpm.io.values import (
 from cpm.services.fields import CODE, COUNT, DATE, MONEY, POINTS, STATUS, TEXT, FieldSpec, aliases_of
 
 HEADER_SEARCH_ROWS = 20  # exports often put a title or a blank line above the header
-MAX_CODE_LENGTH = 64
 CHUNK_ROWS = 5000
 # A column remembers at most this many distinct cells and their parsed values; one whose cells
 # mostly differ (order numbers, phone numbers) stops remembering after a trial of some rows.
@@ -88,16 +90,9 @@ class ParsedSheet:
     chunks: Iterator[ParsedChunk]
 
 
-def _parse_code(value: Any) -> str:
-    text = clean_text(value)
-    if len(text) > MAX_CODE_LENGTH:
-        raise BadValue(f"longer than {MAX_CODE_LENGTH} characters")
-    return text
-
-
 def _parser_for(kind: str, options: ReadOptions) -> Callable[[Any], Any]:
     if kind == CODE:
-        return _parse_code
+        return parse_code
     if kind == TEXT:
         return clean_text
     if kind == DATE:
@@ -134,13 +129,32 @@ _READER_TYPES = {str, type(None), bool, int, float, date, datetime, time, timede
 _Many = Callable[[Sequence[Any], set[type]], list[Any] | None]
 
 
-def _stripped(texts: Sequence[Any], kinds: set[type], *, longest: int | None) -> list[Any] | None:
-    """clean_text (and the length check of a code) of texts that are not blank: str.strip()."""
+# The characters a code may hold that NFKC and the trimming leave as they are, among ASCII ones.
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _stripped(texts: Sequence[Any], kinds: set[type], *, codes: bool) -> list[Any] | None:
+    """clean_text, or parse_code if `codes`, of texts that are not blank, when it is str.strip().
+
+    For codes it is when no text holds an invisible character and NFKC leaves every one as it
+    is: printable ASCII (nearly every code; a check of bytes, as fast as copying them), or
+    printable texts whose joining is in NFKC form. They are joined with a line break, which NFKC
+    never combines with a neighbour, so the joining is in NFKC form exactly when each text is.
+    """
     if kinds != {str}:
         return None
     stripped: list[Any] = list(map(str.strip, texts))
-    if not all(stripped) or (longest is not None and max(map(len, stripped)) > longest):
+    if not all(stripped):
         return None
+    if codes:
+        if max(map(len, stripped)) > MAX_CODE_LENGTH:
+            return None
+        joined = "".join(stripped)
+        if joined.isascii():
+            if joined.encode().translate(None, _PRINTABLE_ASCII):
+                return None
+        elif not joined.isprintable() or not unicodedata.is_normalized("NFKC", "\n".join(stripped)):
+            return None
     return stripped
 
 
@@ -223,10 +237,10 @@ class ColumnReader:
 def column_reader(kind: str, options: ReadOptions, *, required: bool) -> ColumnReader:
     many: _Many | None = None
     if kind in (CODE, TEXT):
-        longest = MAX_CODE_LENGTH if kind == CODE else None
+        codes = kind == CODE
 
         def many(texts: Sequence[Any], kinds: set[type]) -> list[Any] | None:
-            return _stripped(texts, kinds, longest=longest)
+            return _stripped(texts, kinds, codes=codes)
 
     elif kind == MONEY and not options.decimal_comma:
         many = _money_many
