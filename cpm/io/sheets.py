@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from xml.etree import ElementTree
 import python_calamine as calamine
 
 from cpm.errors import InvalidInput, NotFound
+from cpm.io.extent import MAX_SHEET_CELLS, column_letters, xlsx_sheet_extent
+from cpm.io.ods import OdsTable, read_tables
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -36,9 +37,6 @@ _KNOWN_MAGIC = {
     b"SQLite format 3": "a SQLite database",
     b"\x1f\x8b": "a gzip archive",
 }
-# calamine holds a sheet as a dense grid of 32-byte cells from the first used cell to the last: one
-# stray value at XFD1048576 asks for 550 GB and aborts the process, so larger sheets are refused.
-MAX_SHEET_CELLS = 50_000_000
 _PASSWORD_HINT = "Open it in Excel, remove the password (File > Info > Protect Workbook), save as .xlsx."
 _DAMAGED_HINT = "Open it in Excel and save it again, or export it once more."
 
@@ -206,30 +204,41 @@ def _unreadable_workbook(path: Path, error: BaseException) -> InvalidInput:
 
 
 def _open_workbook(path: Path, sheet: str | None, head: bytes) -> Sheet:
+    ods_tables = _ods_tables(path) if head.startswith(_ZIP_MAGIC) else None
     workbook = _load_workbook(path, head)
-    names = [meta.name for meta in workbook.sheets_metadata if str(meta.typ).endswith("WorkSheet")]
+    sheets = [meta for meta in workbook.sheets_metadata if str(meta.typ).endswith("WorkSheet")]
+    names = [meta.name for meta in sheets]
     if not names:
         raise InvalidInput(
             f"{path.name} has no worksheets (only charts or macros)",
             hint="Put the data on a worksheet, or export it as .csv.",
         )
-    chosen = sheet if sheet is not None else names[0]
+    # The first sheet Excel shows: a hidden one (lookup tables, old data) is read only when named.
+    shown = [meta.name for meta in sheets if str(meta.visible).endswith(".Visible")]
+    chosen = sheet if sheet is not None else (shown or names)[0]
     if chosen not in names:
+        hidden = [name for name in names if name not in shown]
         raise NotFound(
             f"{path.name} has no sheet named {chosen!r}",
-            hint="Sheets in the file: " + ", ".join(repr(n) for n in names),
+            hint="Sheets in the file: "
+            + ", ".join(repr(n) for n in names)
+            + (f" (hidden: {', '.join(repr(n) for n in hidden)})" if hidden else ""),
         )
     _refuse_huge_sheet(path, chosen)
     try:
         worksheet = workbook.get_sheet_by_name(chosen)
         total = worksheet.total_height
         cells = worksheet.iter_rows()
+        first_column = worksheet.start[1] if worksheet.start else 0
     except BaseException as exc:  # calamine raises its own types, some not exported, and panics
         if not isinstance(exc, Exception) and not _is_reader_panic(exc):
             raise
         raise InvalidInput(
             f"{path.name}, sheet {chosen}: cannot be read ({_short(exc)})", hint=_DAMAGED_HINT
         ) from exc
+    errors = next((t.errors for t in ods_tables or [] if t.name == chosen), None)
+    if errors:
+        cells = _errors_blanked(cells, errors, first_column)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
@@ -244,30 +253,39 @@ def _open_workbook(path: Path, sheet: str | None, head: bytes) -> Sheet:
     return Sheet(file_name=path.name, name=chosen, rows=rows(), total_rows=total)
 
 
-# --- the used range of an .xlsx sheet, checked before calamine allocates it ----------------------
-
-_DIMENSION = re.compile(r"<(?:\w+:)?dimension\s+ref=\"([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?\"")
-# A cell with a value: <c r="B7" …> then, before its </c>, a <v> or <t> holding text. A cell with
-# only formatting (<c r="XFD1048576" s="1"/>) does not count: calamine skips it too.
-_VALUED_CELL = re.compile(
-    rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>/]*>(?:[^<]|<(?!/(?:\w+:)?c>))*?'
-    rb"<(?:\w+:)?[vt](?:\s[^>]*)?>\s*[^<\s]"
-)
-
-
-def _column_number(letters: str) -> int:
-    number = 0
-    for letter in letters:
-        number = number * 26 + ord(letter) - ord("A") + 1
-    return number
+def _errors_blanked(
+    cells: Iterator[list[Any]], errors: dict[int, list[tuple[int, int]]], first_column: int
+) -> Iterator[list[Any]]:
+    """An .ods error cell read as empty, as an .xlsx error cell is: a failed formula is no value."""
+    for index, row in enumerate(cells):
+        for start, end in errors.get(index, ()):
+            for position in range(max(start - first_column, 0), min(end - first_column + 1, len(row))):
+                row[position] = ""
+        yield row
 
 
-def _column_letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, remainder = divmod(number - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
+def _ods_tables(path: Path) -> list[OdsTable] | None:
+    """The sheets of an .ods, or None for another kind of file; refuses a sheet too large to read.
+
+    calamine reads every sheet of an .ods as it opens the file, so each one is checked, not only
+    the one to import."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "content.xml" not in archive.namelist() or "xl/workbook.xml" in archive.namelist():
+                return None
+        tables = read_tables(path)
+    except Exception:  # zipfile and zlib raise a dozen types on a damaged file
+        return None  # calamine says what is wrong
+    for table in tables:
+        if table.extent is not None and table.extent.cells > MAX_SHEET_CELLS:
+            extent = table.extent
+            raise _too_many_cells(
+                path, table.name, extent.last_row, column_letters(extent.last_column), extent.cells
+            )
+    return tables
+
+
+# --- the cells of an .xlsx sheet, checked before calamine allocates room for them ----------------
 
 
 def _local(tag: str) -> str:
@@ -294,72 +312,25 @@ def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
     return target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
 
 
-def _used_extent(stream: Any) -> tuple[int, int, int, int] | None:
-    """(first row, last row, first column, last column) of the cells that hold a value.
-
-    A regular expression over the XML, a row-aligned chunk at a time: an XML parser takes far longer.
-    """
-    first_row, last_row = 0, 0
-    columns: set[bytes] = set()
-    carry = b""
-    while True:
-        chunk = stream.read(1 << 22)
-        data = carry + chunk
-        # Stop the chunk before its last row, which may continue in the next one.
-        cut = max(data.rfind(b"<row"), data.rfind(b":row ")) if chunk else len(data)
-        if cut > 0:
-            found = _VALUED_CELL.findall(data, 0, cut)
-            if found:
-                numbers = [int(row) for _, row in found]
-                low, high = min(numbers), max(numbers)
-                first_row, last_row = min(first_row or low, low), max(last_row, high)
-                columns.update(column for column, _ in found)
-            data = data[cut:]
-        if not chunk:
-            break
-        carry = data
-    if not columns:
-        return None
-    numbers = [_column_number(column.decode()) for column in columns]
-    return first_row, last_row, min(numbers), max(numbers)
-
-
 def _refuse_huge_sheet(path: Path, sheet: str) -> None:
-    """Refuse an .xlsx sheet whose used range would not fit in memory, before calamine tries."""
+    """Refuse an .xlsx sheet whose cells would not fit in memory, before calamine tries."""
     try:
         with zipfile.ZipFile(path) as archive:
             part = _sheet_part(archive, sheet)
-            if part is None:
-                return
-            with archive.open(part) as stream:
-                dimension = _DIMENSION.search(stream.read(1 << 16).decode("utf-8", "replace"))
-            # Excel always writes the used range. Streaming writers (openpyxl write-only) leave it
-            # out, and a program does not leave stray cells: scanning those would double the time.
-            if dimension is None:
-                return
-            first_col, first_row = dimension.group(1), int(dimension.group(2))
-            last_col, last_row = dimension.group(3) or first_col, int(dimension.group(4) or first_row)
-            height = last_row - first_row + 1
-            width = _column_number(last_col) - _column_number(first_col) + 1
-            if height * width <= MAX_SHEET_CELLS:
-                return
-            # The used range also counts cells that only hold formatting: look at the cells that
-            # hold a value, as calamine will.
-            with archive.open(part) as stream:
-                extent = _used_extent(stream)
-    except Exception:  # zipfile and zlib raise a dozen types on a damaged file
-        return  # not a plain .xlsx, or damaged: calamine will say what is wrong
-    if extent is None:
-        return
-    first_row, last_row, first_col, last_col = extent
-    height, width = last_row - first_row + 1, last_col - first_col + 1
-    if height * width > MAX_SHEET_CELLS:
-        raise InvalidInput(
-            f"{path.name}, sheet {sheet}: values reach row {last_row:,} and column "
-            f"{_column_letters(last_col)}, {height * width:,} cells, too many to read",
-            hint="A stray value far below or right of the data? In Excel press Ctrl+End to find it, "
-            "delete the rows and columns past your data, and save.",
-        )
+        extent = xlsx_sheet_extent(path, part) if part else None
+    except Exception:  # zipfile, zlib and ElementTree raise a dozen types on a damaged file
+        return  # not a plain .xlsx (.xlsb, .xls, .ods), or damaged: calamine says what is wrong
+    if extent is not None and extent.cells > MAX_SHEET_CELLS:
+        raise _too_many_cells(path, sheet, extent.last_row, column_letters(extent.last_column), extent.cells)
+
+
+def _too_many_cells(path: Path, sheet: str, last_row: int, last_column: str, cells: int) -> InvalidInput:
+    return InvalidInput(
+        f"{path.name}, sheet {sheet}: values reach row {last_row:,} and column {last_column}, "
+        f"{cells:,} cells, too many to read",
+        hint="A stray value far below or right of the data? In Excel press Ctrl+End to find it, "
+        "delete the rows and columns past your data, and save.",
+    )
 
 
 def _short(exc: BaseException) -> str:
