@@ -16,6 +16,7 @@ from sqlmodel import Session
 from cpm.cli import render
 from cpm.cli.state import State
 from cpm.db import ensure_current, session_scope
+from cpm.io.delimited import text_encoding
 from cpm.io.rejects import rejects_path, write_rejects
 from cpm.io.sheets import check_readable_file, file_sha256, open_sheet
 from cpm.services import importing
@@ -34,6 +35,15 @@ SheetOpt = Annotated[str | None, typer.Option("--sheet", help="Worksheet to read
 MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help='Say which field a column is: --map "原列名=field" (repeatable).'),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Encoding of a CSV/TSV file, e.g. gb18030, big5, cp1252 "
+        "[default: UTF-8 or UTF-16, else GB18030 if it reads as Chinese].",
+        show_default=False,
+    ),
 ]
 DayFirstOpt = Annotated[bool, typer.Option("--dayfirst", help="Read 05/01/2024 as 5 January.")]
 DecimalCommaOpt = Annotated[bool, typer.Option("--decimal-comma", help="Read 1.234,50 as 1234.50.")]
@@ -61,6 +71,18 @@ def _column_map(kind: str, values: list[str] | None) -> dict[str, str]:
     return mapping
 
 
+def _encoding(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        return text_encoding(name)
+    except LookupError:
+        raise typer.BadParameter(
+            f"{name!r} is not a text encoding Python knows (e.g. utf-8, gb18030, big5, cp1252)",
+            param_hint="--encoding",
+        ) from None
+
+
 @contextmanager
 def _progress(quiet: bool, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
     if quiet or not sys.stderr.isatty():
@@ -78,6 +100,7 @@ def _run_import(
     file: Path,
     *,
     sheet: str | None,
+    encoding: str | None,
     column_map: list[str] | None,
     dayfirst: bool,
     decimal_comma: bool,
@@ -86,11 +109,14 @@ def _run_import(
 ) -> None:
     state: State = ctx.obj
     mapping = _column_map(kind, column_map)
+    codec = _encoding(encoding)
     ensure_current(state.db)  # say `cpm init` before complaining about the file
     check_readable_file(file)
     sha256 = file_sha256(file)
     options = ReadOptions(column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma)
-    read_as = importing.read_options_key(path=file, sheet=sheet, options=options, skip_invalid=skip_invalid)
+    read_as = importing.read_options_key(
+        path=file, sheet=sheet, options=options, skip_invalid=skip_invalid, encoding=codec
+    )
     with session_scope(state.db, write=True, dry_run=dry_run) as session:
         repeated = importing.repeat_of_last_import(
             session, kind=kind, path=file, sha256=sha256, read_options=read_as
@@ -99,7 +125,7 @@ def _run_import(
         if not state.quiet:
             render.import_summary(repeated, dry_run=dry_run, rejects_file=None)
         return
-    opened = open_sheet(file, sheet=sheet)
+    opened = open_sheet(file, sheet=sheet, encoding=codec)
 
     def action(session: Session, request: importing.ImportRequest) -> importing.ImportSummary:
         if kind == "points":
@@ -140,6 +166,7 @@ def _import_command(kind: str, doc: str) -> Callable[..., None]:
         ctx: typer.Context,
         file: FileArg,
         sheet: SheetOpt = None,
+        encoding: EncodingOpt = None,
         column_map: MapOpt = None,
         dayfirst: DayFirstOpt = False,
         decimal_comma: DecimalCommaOpt = False,
@@ -151,6 +178,7 @@ def _import_command(kind: str, doc: str) -> Callable[..., None]:
             kind,
             file,
             sheet=sheet,
+            encoding=encoding,
             column_map=column_map,
             dayfirst=dayfirst,
             decimal_comma=decimal_comma,

@@ -7,7 +7,6 @@ password-protected workbook gets a message that says so instead of a reader's tr
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import zipfile
@@ -20,6 +19,7 @@ from xml.etree import ElementTree
 import python_calamine as calamine
 
 from cpm.errors import InvalidInput, NotFound
+from cpm.io.delimited import read_records
 from cpm.io.extent import MAX_SHEET_CELLS, column_letters, xlsx_sheet_extent
 from cpm.io.ods import OdsTable, read_tables
 
@@ -83,8 +83,10 @@ def check_readable_file(path: Path) -> None:
         raise InvalidInput(f"{path.name} is empty (0 bytes)", hint="Export the data again and retry.")
 
 
-def open_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
-    """Open the worksheet to import: `sheet` by name, else the first one."""
+def open_sheet(path: Path, *, sheet: str | None = None, encoding: str | None = None) -> Sheet:
+    """Open the worksheet to import: `sheet` by name, else the first visible one.
+
+    `encoding` names a text file's encoding (a workbook has its own); see cpm.io.delimited."""
     check_readable_file(path)
     try:
         with path.open("rb") as handle:
@@ -108,7 +110,7 @@ def open_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
         raise InvalidInput(
             f"{path.name} is a text file and has no sheets", hint="Leave out --sheet to import it."
         )
-    return _open_text(path)
+    return _open_text(path, encoding)
 
 
 def _not_a_workbook(path: Path, head: bytes) -> InvalidInput:
@@ -338,53 +340,6 @@ def _short(exc: BaseException) -> str:
     return text[:160]
 
 
-def decode_text(path: Path, data: bytes) -> str:
-    """UTF-8 (with or without BOM) first, then GB18030 as Chinese Excel writes CSV."""
-    if b"\x00" in data[:4096]:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            try:
-                return data.decode("utf-16")
-            except UnicodeDecodeError:
-                pass
-        raise InvalidInput(
-            f"{path.name} is not a text (CSV) file: it contains binary data",
-            hint="Export the data as .xlsx or as CSV (UTF-8).",
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as utf8_error:
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError:
-            raise InvalidInput(
-                f"{path.name} is neither UTF-8 nor GB18030 text "
-                f"(undecodable bytes at byte {utf8_error.start})",
-                hint="Save the file again as 'CSV UTF-8' from Excel.",
-            ) from utf8_error
-
-
-def _open_text(path: Path) -> Sheet:
-    text = decode_text(path, path.read_bytes())
-    first_line = text.split("\n", 1)[0]
-    if path.suffix.lower() == ".tsv":
-        delimiter = "\t"
-    else:
-        counts = {d: first_line.count(d) for d in (",", "\t", ";")}
-        delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-    total = text.count("\n") + (0 if text.endswith("\n") else 1)
-    # strict: an unclosed quote is an error at its row, not the rest of the file read as one cell.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        number = 0
-        try:
-            # Rows are counted as Excel would show the file: one record a row.
-            for number, row in enumerate(reader, start=1):  # noqa: B007
-                yield number, row
-        except csv.Error as exc:
-            raise InvalidInput(
-                f"{path.name}, row {number + 1}: not valid CSV ({exc})",
-                hint="Check for an unclosed quote on that line.",
-            ) from exc
-
-    return Sheet(file_name=path.name, name=None, rows=rows(), total_rows=total, text_only=True)
+def _open_text(path: Path, encoding: str | None) -> Sheet:
+    rows, total = read_records(path, encoding=encoding)
+    return Sheet(file_name=path.name, name=None, rows=rows, total_rows=total, text_only=True)

@@ -77,16 +77,19 @@ def _import_code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def read_options_key(*, path: Path, sheet: str | None, options: ReadOptions, skip_invalid: bool) -> str:
+def read_options_key(
+    *, path: Path, sheet: str | None, options: ReadOptions, skip_invalid: bool, encoding: str | None = None
+) -> str:
     """How a file is read, as canonical JSON: the same bytes read the same way give the same rows.
 
-    The suffix is part of it (a .tsv is split at tabs, a .csv where its first line says, a .xlsx
+    The suffix is part of it (a .tsv is split at tabs, a .csv where its first lines say, a .xlsx
     must be a workbook), and so is the code that reads."""
     return json.dumps(
         {
             "cpm": _import_code_digest(),
             "suffix": path.suffix.lower(),
             "sheet": sheet,
+            "encoding": encoding,
             "map": sorted(options.column_map.items()),
             "dayfirst": options.dayfirst,
             "decimal_comma": options.decimal_comma,
@@ -251,7 +254,7 @@ def repeat_of_last_import(
     """The summary of importing a file that is known to change nothing, without reading it.
 
     That is so when the newest import of this kind was the very same file (same SHA-256), read
-    the same way (`read_options_key`: suffix, sheet, --map, --dayfirst, --decimal-comma,
+    the same way (`read_options_key`: suffix, sheet, --encoding, --map, --dayfirst, --decimal-comma,
     --skip-invalid, cpm's reading code), with no rows rejected: every row it holds was stored
     then, and nothing but an import of this kind writes these rows (other kinds only add
     customers that are missing, never change one). Imports never delete, so every row is still
