@@ -38,9 +38,10 @@ _SAVE_AS_UTF8 = (
 _NOT_CHINESE = re.compile(
     "[\u3040-\u30ff\u3100-\u312f\u2500-\u257f\ue000-\uf8ff\u0370-\u03ff\u0400-\u04ff\uac00-\ud7af]"
 )
-_AFTER_LETTER = re.compile("(?<=[A-Za-z])[^\x00-\x7f]")
+_AFTER_LETTER = re.compile("[A-Za-z][\u0080-\U0010ffff]")  # a letter first: the quickest search
 # Two or more UTF-8 encoded CJK characters standing alone between single bytes: a cell of UTF-8.
-_UTF8_CHINESE = re.compile(rb"(?<![\x80-\xff])(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}(?![\x80-\xff])")
+# (Its start is checked apart: a pattern that starts with a byte class is searched far faster.)
+_UTF8_CHINESE = re.compile(rb"[\xe4-\xe9][\x80-\xbf]{2}(?:[\xe4-\xe9][\x80-\xbf]{2})+(?![\x80-\xff])")
 
 
 def text_encoding(name: str) -> str:
@@ -114,6 +115,8 @@ def decode_text(path: Path, data: bytes, *, encoding: str | None = None) -> str:
         not_utf8 = utf8_error
     line, _ = _byte_line(data, not_utf8.start, "utf-8")
     for cell in _UTF8_CHINESE.finditer(data):
+        if cell.start() and data[cell.start() - 1] >= 0x80:
+            continue
         as_utf8 = cell.group().decode("utf-8")
         as_gb = cell.group().decode("gb18030", "replace")
         if _common_chinese(as_utf8) and not _common_chinese(as_gb):
@@ -150,7 +153,7 @@ def _refuse_unlike_chinese(path: Path, data: bytes, text: str) -> None:
     odd = _NOT_CHINESE.search(text)
     if odd is None:
         for after_letter in _AFTER_LETTER.finditer(text):
-            encoded = after_letter.group().encode("gb18030")
+            encoded = after_letter.group()[1].encode("gb18030")
             # A double-byte character whose second byte is a Latin letter, right after a letter:
             # one accented letter of Latin-1 or Windows-1252 taken with the letter after it.
             if len(encoded) == 2 and chr(encoded[1]).isascii() and chr(encoded[1]).isalpha():
@@ -158,7 +161,7 @@ def _refuse_unlike_chinese(path: Path, data: bytes, text: str) -> None:
                 break
     if odd is None:
         return
-    line, looks = _line_of(text, odd.start())
+    line, looks = _line_of(text, odd.end() - 1)
     raise InvalidInput(
         f"{path.name}, line {line}: not UTF-8, and read as GB18030 it would be {_shown(looks)}, "
         "which is not Chinese text" + _as_others(data, line, ("big5", "cp1252")),
