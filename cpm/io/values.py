@@ -1,7 +1,8 @@
-"""Turning spreadsheet cells into typed values.
+"""Turning spreadsheet cells into typed values: codes, text, amounts, whole numbers, statuses.
 
 Each parser takes the raw cell (as calamine or the csv module gives it) and returns the value, or
-raises BadValue with what was expected. Blank cells are handled by the caller.
+raises BadValue with what was expected. Blank cells are handled by the caller. Dates are read in
+cpm.io.dates and offered here too, so that one module holds every parser an import uses.
 """
 
 from __future__ import annotations
@@ -10,47 +11,24 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
 from itertools import compress, repeat
 from operator import eq, mul, not_, truediv
 from typing import Any
 
-from cpm.io.text import CodeError, describe_character, normalise_code
+from cpm.io.cells import BadValue as BadValue
+from cpm.io.cells import is_blank as is_blank
+from cpm.io.cells import number_text, refuse_not_finite
+from cpm.io.dates import parse_date as parse_date
+from cpm.io.text import CodeError, normalise_code
 
-EXCEL_EPOCH = date(1899, 12, 30)
-# Serial numbers Excel can show as dates: 1900-01-01 .. 9999-12-31.
-MAX_EXCEL_SERIAL = 2958465
-
-# Excel serials accepted when they arrive as text (CSV): 1950-01-01 up to 2100-01-01.
-TEXT_SERIALS = (18264, 73051)
-DATE_EXPECTED = "expected a date such as 2024-01-05, 2024/1/5, 2024年1月5日 or an Excel date"
 MONEY_EXPECTED = "expected an amount such as 1234.50, ¥1,234.50 or $1,234.50"
 # Far beyond any shop's figures (an amount below ten trillion, i.e. 15 digits, as many as Excel
 # keeps), yet well inside SQLite's 64-bit integers, so sums over many rows cannot overflow there.
 # The lines of one order may add up to no more either (cpm.services.order_lines).
 NUMBER_LIMIT = 10**15
-
-
-NOT_A_NUMBER = (
-    "a number cell holding {what}, which is no value at all; "
-    "check the formula or the program that wrote the file"
-)
 MAX_CODE_LENGTH = 64
-_FULL_WIDTH_DIGITS = frozenset("０１２３４５６７８９")
-
-
-class BadValue(ValueError):
-    """A cell that cannot be read as the type its column needs; the text says what was expected."""
-
-
-def is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _refuse_not_finite(value: float) -> None:
-    if not math.isfinite(value):
-        raise BadValue(NOT_A_NUMBER.format(what="NaN (not a number)" if value != value else "infinity"))
 
 
 def clean_text(value: Any) -> str:
@@ -59,7 +37,7 @@ def clean_text(value: Any) -> str:
     A NaN or infinite number cell is refused: it would become the text `nan` or `inf`.
     """
     if isinstance(value, float):
-        _refuse_not_finite(value)
+        refuse_not_finite(value)
         if value.is_integer():
             return str(int(value))
         return repr(value)
@@ -85,191 +63,6 @@ def parse_code(value: Any) -> str:
     if len(code) > MAX_CODE_LENGTH:
         raise BadValue(f"longer than {MAX_CODE_LENGTH} characters")
     return code
-
-
-def _number_text(value: Any) -> str:
-    """The text of a number or date cell in NFKC form, trimmed.
-
-    Full-width digits (`１２３`) are what a Chinese input method types and read as 0-9; any other
-    digit or numeral (superscript `¹`, circled `①`, Arabic-Indic `٣`, Devanagari `३`, `一`), or a
-    character NFKC would turn into digits (`㋀`), is refused rather than read as a number.
-    """
-    text = str(value)
-    if not text.isascii():
-        for character in text:
-            if character.isascii() or character in _FULL_WIDTH_DIGITS:
-                continue
-            if character.isnumeric() or any(
-                "0" <= c <= "9" for c in unicodedata.normalize("NFKC", character)
-            ):
-                raise BadValue(
-                    f"holds {describe_character(character)}, not a digit 0-9; "
-                    "type numbers with the digits 0-9 (full-width ０-９ are fine too)"
-                )
-        text = unicodedata.normalize("NFKC", text)
-    return text.strip()
-
-
-# --- dates ------------------------------------------------------------------------------------
-
-# A time of day after a date, captured so that it can be checked (25:61 is no time). Only ASCII
-# digits and colons: NFKC has made full-width ones ASCII.
-_CLOCK = r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})"
-_SECONDS = r"(?::(?P<second>[0-9]{2})"
-_ISO_LIKE = re.compile(
-    r"(?P<year>[0-9]{4})[-/.](?P<month>[0-9]{1,2})[-/.](?P<day>[0-9]{1,2})"
-    rf"(?:[T ]{_CLOCK}{_SECONDS}(?:\.[0-9]+)?)?(?P<offset>Z|[+-][0-9]{{2}}:?[0-9]{{2}})?)?"
-)
-_CHINESE = re.compile(
-    r"(?P<year>[0-9]{4})\s*年\s*(?P<month>[0-9]{1,2})\s*月\s*(?P<day>[0-9]{1,2})\s*[日号]?"
-    rf"(?:\s*{_CLOCK}{_SECONDS})?)?"
-)
-_COMPACT = re.compile(r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})")
-_SLASHED = re.compile(
-    r"(?P<first>[0-9]{1,2})[/.\-](?P<second_part>[0-9]{1,2})[/.\-](?P<year>[0-9]{4})"
-    rf"(?:[T ]{_CLOCK}{_SECONDS})?(?:\s*(?P<half>[AaPp][Mm]))?)?"
-)
-# The widest offsets in use are -12:00 and +14:00 (Kiribati); nothing lies beyond ±14:00.
-MAX_OFFSET_MINUTES = 14 * 60
-TIME_EXPECTED = (
-    "a time of day has hours 0-23 (at most 12 with AM/PM), minutes and seconds 0-59, "
-    "and a UTC offset at most ±14:00"
-)
-
-
-def _check_time(match: re.Match[str]) -> None:
-    """Refuse a time of day that is no time (25:61, 13 PM) or an offset no place has (+99:99)."""
-    groups = match.groupdict()
-    hour = groups.get("hour")
-    if hour is None:
-        return
-    minute, second, half = groups["minute"], groups.get("second"), groups.get("half")
-    if int(hour) > (12 if half else 23) or int(minute) > 59 or (second is not None and int(second) > 59):
-        shown = f"{hour}:{minute}" + (f":{second}" if second else "") + (f" {half}" if half else "")
-        raise BadValue(f"has the time {shown}, which is not a time of day; {TIME_EXPECTED}")
-    offset = groups.get("offset")
-    if offset and offset != "Z":
-        hours, minutes = int(offset[1:3]), int(offset[-2:])
-        if minutes > 59 or hours * 60 + minutes > MAX_OFFSET_MINUTES:
-            raise BadValue(f"has a UTC offset {offset} that no place has; {TIME_EXPECTED}")
-
-
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-_DAY_MONTH_NAME = re.compile(r"([0-9]{1,2})[\s\-]([A-Za-z]+)\.?[\s\-,]+([0-9]{4})")
-_MONTH_NAME_DAY = re.compile(r"([A-Za-z]+)\.?\s+([0-9]{1,2}),?\s+([0-9]{4})")
-
-
-def _make_date(year: int, month: int, day: int, raw: Any) -> date:
-    try:
-        return date(year, month, day)
-    except ValueError as exc:
-        raise BadValue(f"not a real calendar date ({exc}); {DATE_EXPECTED}") from exc
-
-
-# Excel took 1900 for a leap year (as Lotus 1-2-3 did): serial 1 is 1900-01-01, 59 is
-# 1900-02-28, 60 is a 1900-02-29 that never was, and from 61 (1900-03-01) on a serial is the
-# number of days since 1899-12-30.
-_FICTITIOUS_LEAP_DAY = 60
-
-
-def _from_serial(serial: float, raw: Any) -> date:
-    # Compared as given: float() of a huge int overflows, and NaN fails the comparison anyway.
-    # The bound is the end of the last day, so 9999-12-31 with a time of day is still a date.
-    if not (1 <= serial < MAX_EXCEL_SERIAL + 1):
-        raise BadValue(f"a number that is not an Excel date; {DATE_EXPECTED}")
-    days = int(serial)
-    if days == _FICTITIOUS_LEAP_DAY:
-        raise BadValue(
-            "is Excel's 1900-02-29, a day that never was (Excel counts 1900 as a leap year); "
-            "type the real date"
-        )
-    if days < _FICTITIOUS_LEAP_DAY:
-        days += 1
-    return EXCEL_EPOCH + timedelta(days=days)
-
-
-EARLIEST_DATE = date(1900, 1, 1)  # Excel's first day; windows and expiries reach back from dates
-
-
-def parse_date(value: Any, *, dayfirst: bool = False) -> date:
-    """A date from a date cell, an Excel serial, or text in the common forms, from 1900 on.
-
-    `05/01/2024` is read month first (5 January with --dayfirst); a first part above 12 without
-    --dayfirst is refused rather than guessed, so one file is never read two ways.
-    """
-    day = _parse_date(value, dayfirst=dayfirst)
-    if day < EARLIEST_DATE:
-        raise BadValue(f"a date before {EARLIEST_DATE.year}; {DATE_EXPECTED}")
-    return day
-
-
-def _parse_date(value: Any, *, dayfirst: bool) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, bool):
-        raise BadValue(DATE_EXPECTED)
-    if isinstance(value, int | float):
-        if 19000101 <= value <= 99991231 and float(value).is_integer():
-            compact = int(value)
-            return _make_date(compact // 10000, compact // 100 % 100, compact % 100, value)
-        return _from_serial(value, value)
-    text = _number_text(value)
-    if not text:
-        raise BadValue(DATE_EXPECTED)
-    if len(text) == 10 and text[4] == "-":
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    for pattern in (_ISO_LIKE, _CHINESE, _COMPACT):
-        match = pattern.fullmatch(text)
-        if match:
-            _check_time(match)
-            return _make_date(int(match["year"]), int(match["month"]), int(match["day"]), value)
-    match = _SLASHED.fullmatch(text)
-    if match:
-        _check_time(match)
-        first, second, year = int(match["first"]), int(match["second_part"]), int(match["year"])
-        if dayfirst:
-            return _make_date(year, second, first, value)
-        if first > 12 and second <= 12:
-            raise BadValue("looks like day/month/year; run the import again with --dayfirst")
-        return _make_date(year, first, second, value)
-    match = _DAY_MONTH_NAME.fullmatch(text)
-    if match and match.group(2).lower() in _MONTHS:
-        return _make_date(int(match.group(3)), _MONTHS[match.group(2).lower()], int(match.group(1)), value)
-    match = _MONTH_NAME_DAY.fullmatch(text)
-    if match and match.group(1).lower() in _MONTHS:
-        return _make_date(int(match.group(3)), _MONTHS[match.group(1).lower()], int(match.group(2)), value)
-    if text.replace(".", "", 1).isdecimal():  # only 0-9 are left (_number_text)
-        serial = float(text)
-        # A serial typed as text is only believable for recent dates: "2024" is a year, not 1905-07-16.
-        if not TEXT_SERIALS[0] <= serial < TEXT_SERIALS[1]:
-            raise BadValue(f"a number that is not a date; {DATE_EXPECTED}")
-        return _from_serial(serial, value)
-    raise BadValue(DATE_EXPECTED)
 
 
 # --- money ------------------------------------------------------------------------------------
@@ -356,7 +149,7 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
     if isinstance(value, int):
         return _cents(Fraction(value))
     if isinstance(value, float):
-        _refuse_not_finite(value)
+        refuse_not_finite(value)
         shown = f"{abs(value):.15g}"
         quick = _plain_cents(shown)
         if quick is not None:
@@ -369,7 +162,7 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
         quick = _plain_cents(value)
         if quick is not None:
             return quick
-    negative, text = _sign_and_number(_number_text(value))
+    negative, text = _sign_and_number(number_text(value))
     text = _GROUP_GAP.sub("." if decimal_comma else ",", text)
     text = text.translate(_SPACES)
     pattern = _COMMA_NUMBER if decimal_comma else _POINT_NUMBER
@@ -377,7 +170,9 @@ def parse_money(value: Any, *, decimal_comma: bool = False) -> int:
         hint = " (with --decimal-comma: 1.234,50)" if decimal_comma else ""
         raise BadValue(f"{MONEY_EXPECTED}{hint}")
     plain = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
-    result = _cents(Fraction(plain))
+    result = _plain_cents(plain)
+    if result is None:
+        result = _cents(Fraction(plain))
     return -result if negative else result
 
 
@@ -405,14 +200,14 @@ def _sign_and_number(text: str) -> tuple[bool, str]:
             signs.append("-")
             text = text[:-1].rstrip()
         else:
-            mark = next((m for m in _CURRENCY_MARKS if text.startswith(m)), None)
-            if mark is not None:
+            if text.startswith(_CURRENCY_MARKS):
+                mark = next(m for m in _CURRENCY_MARKS if text.startswith(m))
                 text = text[len(mark) :].lstrip()
-            else:
-                mark = next((m for m in _CURRENCY_MARKS if text.endswith(m)), None)
-                if mark is None:
-                    break
+            elif text.endswith(_CURRENCY_MARKS):
+                mark = next(m for m in _CURRENCY_MARKS if text.endswith(m))
                 text = text[: -len(mark)].rstrip()
+            else:
+                break
             marks.append(mark)
     if parentheses and signs:
         raise BadValue(
@@ -436,14 +231,14 @@ def _whole_number(value: Any, expected: str) -> int:
     if isinstance(value, bool):
         raise BadValue(expected)
     if isinstance(value, float):
-        _refuse_not_finite(value)
+        refuse_not_finite(value)
         if not value.is_integer():
             raise BadValue(expected)
         number = int(value)
     elif isinstance(value, int):
         number = value
     else:
-        match = _WHOLE_TEXT.fullmatch(_number_text(value))
+        match = _WHOLE_TEXT.fullmatch(number_text(value))
         if match is None:
             raise BadValue(expected)
         sign, digits = match.groups()
