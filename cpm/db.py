@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import math
 import os
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import Session
 
-from cpm.errors import CpmError, DatabaseUnavailable, SchemaOutdated
+from cpm.database_file import (
+    BLANK,
+    CPM,
+    EMPTY,
+    FOREIGN,
+    NOT_SQLITE,
+    SIDE_FILES,
+    Look,
+    look_at_file,
+    refusal,
+    what_it_holds,
+)
+from cpm.errors import Conflict, CpmError, DatabaseUnavailable, SchemaOutdated
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
+MAX_BUSY_TIMEOUT_S = 86_400  # a day: SQLite counts the wait in milliseconds in a C int
+
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")  # user:password@ in a URL SQLAlchemy cannot parse
 
 
 @dataclass(frozen=True)
@@ -35,7 +54,7 @@ class Database:
     def from_option(cls, value: str) -> Database:
         if "://" in value:
             path = None
-            if value.startswith("sqlite:///") and "?" not in value:
+            if value.startswith("sqlite:///") and "?" not in value and value != "sqlite:///":
                 path = Path(value.removeprefix("sqlite:///"))
             return cls(url=value, path=path)
         path = Path(value).expanduser()
@@ -43,22 +62,52 @@ class Database:
 
     @property
     def label(self) -> str:
-        return str(self.path) if self.path is not None else self.url
+        """How messages name the database: its path, or its URL without the password."""
+        if self.path is not None:
+            return str(self.path)
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except (ArgumentError, ValueError):
+            return _PASSWORD.sub(r"\1***@", self.url)
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
+    @property
+    def file(self) -> Path | None:
+        """The SQLite file the database is, also when given as a URL (`sqlite:///x.db?…`,
+        `sqlite:///file:x.db?mode=ro&uri=true`); None for a server or an in-memory database."""
+        if self.path is not None:
+            return self.path
+        if not self.is_sqlite:
+            return None
+        try:
+            url = make_url(self.url)
+        except (ArgumentError, ValueError):
+            return None
+        name = url.database or ""
+        if url.query.get("uri") == "true" and name.startswith("file:"):
+            name = name.removeprefix("file:").partition("?")[0]
+        return Path(name) if name and name != ":memory:" else None
+
 
 def busy_timeout_seconds() -> float:
-    raw = os.environ.get("CPM_BUSY_TIMEOUT", "")
+    """How long a command waits for another one holding the database (CPM_BUSY_TIMEOUT, seconds)."""
+    raw = os.environ.get("CPM_BUSY_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT_S
     try:
-        return float(raw) if raw else DEFAULT_BUSY_TIMEOUT_S
-    except ValueError as exc:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_BUSY_TIMEOUT_S:  # also NaN, infinity and 1e400
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
         raise CpmError(
-            f"CPM_BUSY_TIMEOUT must be a number of seconds, got {raw!r}",
-            hint="Unset it to wait 30 seconds for another cpm to finish.",
-        ) from exc
+            f"CPM_BUSY_TIMEOUT must be a number of seconds from 0 to {MAX_BUSY_TIMEOUT_S:,}, got {shown!r}",
+            hint="Set it to e.g. 60, or unset it to wait 30 seconds for another cpm to finish.",
+        )
+    return seconds
 
 
 _engines: dict[str, Engine] = {}
@@ -80,10 +129,28 @@ def dispose_engines() -> None:
 
 
 def _make_engine(db: Database) -> Engine:
-    if not db.is_sqlite:
-        return create_engine(db.url)
     timeout = busy_timeout_seconds()
-    engine = create_engine(db.url, connect_args={"timeout": timeout})
+    try:
+        if not db.is_sqlite:
+            return create_engine(db.url)
+        engine = create_engine(db.url, connect_args={"timeout": timeout})
+    except NoSuchModuleError as exc:
+        raise CpmError(
+            f"--db {db.label}: cpm does not know this kind of database ({exc})",
+            hint="Give a file path such as shop.db, or a URL such as postgresql+psycopg://user@host/name.",
+        ) from exc
+    except (ArgumentError, ValueError, TypeError) as exc:
+        raise CpmError(
+            f"--db {db.label} is not a database URL cpm can read ({exc})",
+            hint="Give a file path such as shop.db, or a URL such as postgresql+psycopg://user@host/name.",
+        ) from exc
+    except ImportError as exc:
+        raise CpmError(
+            f"--db {db.label} needs the database driver {exc.name or 'named in the URL'}, "
+            "which is not installed",
+            hint="For PostgreSQL install psycopg into cpm's environment (pip install 'psycopg[binary]'), "
+            "or use a SQLite file path.",
+        ) from exc
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -125,6 +192,11 @@ def translate_db_error(exc: DBAPIError, db: Database) -> CpmError:
         return DatabaseUnavailable(
             f"{db.label} is not a cpm database or is damaged",
             hint="Point --db at the right file, or create a new one with `cpm init`.",
+        )
+    if "connection refused" in text or "could not connect" in text or "connection failed" in text:
+        return DatabaseUnavailable(
+            f"cannot connect to the database server of {db.label}",
+            hint="Check that the server is running and the host, port, user and database in --db.",
         )
     if "unable to open" in text:
         return DatabaseUnavailable(
@@ -194,9 +266,10 @@ def alembic_config(db: Database) -> AlembicConfig:
 _REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:'([^']*)'|None)", re.MULTILINE)
 
 
-def head_revision() -> str:
-    """The newest migration shipped: the revision no other one revises (read from the files,
-    without importing Alembic; a test checks it against Alembic's own answer)."""
+@functools.cache
+def _revisions() -> tuple[frozenset[str], str]:
+    """Every migration shipped, and the newest: the revision no other one revises (read from the
+    files, without importing Alembic; a test checks it against Alembic's own answer)."""
     revisions: set[str] = set()
     revised: set[str] = set()
     for path in (migrations_dir() / "versions").glob("*.py"):
@@ -205,37 +278,56 @@ def head_revision() -> str:
                 (revisions if name == "revision" else revised).add(value)
     heads = revisions - revised
     assert len(heads) == 1, f"the package ships {len(heads)} migration heads"
-    return heads.pop()
+    return frozenset(revisions), heads.pop()
+
+
+def head_revision() -> str:
+    return _revisions()[1]
+
+
+def look(db: Database) -> Look:
+    """What the database holds, found without writing to it (see cpm.database_file)."""
+    if db.path is None:
+        get_engine(db)  # a URL: its kind and driver are checked first (making an engine connects to nothing)
+    file = db.file
+    if file is not None:
+        return look_at_file(file, label=db.label, timeout=busy_timeout_seconds())
+    # A server (or SQLite in memory): reading its catalogue writes nothing.
+    try:
+        with get_engine(db).connect() as conn:
+            tables = tuple(sorted(inspect(conn).get_table_names()))
+            revision = None
+            if "alembic_version" in tables:
+                revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except DBAPIError as exc:
+        raise translate_db_error(exc, db) from exc
+    if "alembic_version" in tables and "import_batches" in tables:
+        return Look(CPM, revision=revision, tables=tables)
+    return Look(FOREIGN, tables=tables) if tables else Look(BLANK)
 
 
 def current_revision(db: Database) -> str | None:
-    engine = get_engine(db)
-    try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    except DBAPIError as exc:
-        raise translate_db_error(exc, db) from exc
+    found = look(db)
+    return found.revision if found.kind == CPM else None
+
+
+def ensure_cpm(db: Database) -> Look:
+    """Stop, without writing anything, unless the database is a cpm database of a known schema."""
+    found = look(db)
+    problem = refusal(found, label=db.label, known=_revisions()[0], head=head_revision())
+    if problem is not None:
+        raise problem
+    return found
 
 
 def ensure_current(db: Database) -> None:
-    """Stop with a clear message when the database is missing or out of date."""
-    if db.path is not None and not db.path.exists():
-        raise SchemaOutdated(
-            f"no database at {db.label}",
-            hint="Create it with `cpm init` (or point --db / CPM_DB at an existing one).",
-        )
-    current = current_revision(db)
+    """Stop with a clear message (and without writing) when the database is missing, not cpm's,
+    or out of date."""
+    found = ensure_cpm(db)
     head = head_revision()
-    if current is None:
+    if found.revision != head:
         raise SchemaOutdated(
-            f"{db.label} is not a cpm database yet",
-            hint="Run `cpm init` to set it up.",
-        )
-    if current != head:
-        raise SchemaOutdated(
-            f"the database {db.label} is at schema {current}, this cpm needs {head}",
+            f"the database {db.label} is at schema {found.revision}, this cpm needs {head}",
             hint="Back up the file, then run `cpm db upgrade`.",
         )
 
@@ -245,7 +337,7 @@ def create_database_file(db: Database) -> bool:
     if db.path is None:
         return False
     if db.path.is_dir():
-        raise CpmError(f"{db.label} is a directory, not a database file")
+        raise CpmError(f"{db.label} is a folder, not a database file")
     if not db.path.parent.exists():
         raise CpmError(
             f"the folder {db.path.parent} does not exist",
@@ -261,9 +353,50 @@ def create_database_file(db: Database) -> bool:
     return True
 
 
+def initialise(db: Database) -> tuple[bool, str | None, str]:
+    """`cpm init`: a new database, or an existing one brought up to date.
+
+    Returns (created, revision before, revision after). A missing file is created readable by
+    its owner only; so is an empty one (zero bytes, or SQLite without tables: it holds nothing)
+    taken over. Another program's file is refused, untouched.
+    """
+    created = create_database_file(db)
+    found = look(db)
+    if found.kind in (NOT_SQLITE, FOREIGN):
+        what = "is not a SQLite database" if found.kind == NOT_SQLITE else f"holds {what_it_holds(found)}"
+        raise Conflict(
+            f"{db.label} already exists and is not a cpm database: it {what}",
+            hint="Choose another file with --db; cpm has left this one as it was.",
+        )
+    problem = refusal(found, label=db.label, known=_revisions()[0], head=head_revision())
+    if found.kind == CPM and problem is not None:
+        raise problem
+    if found.kind == EMPTY and not created and db.path is not None:
+        with suppress(OSError):  # someone else's empty file: it keeps the modes they gave it
+            os.chmod(db.path, 0o600)
+    try:
+        before, after = upgrade(db)
+    except BaseException:
+        if created and db.path is not None:  # leave no empty file behind
+            dispose_engines()
+            for name in (str(db.path), *(f"{db.path}{suffix}" for suffix in SIDE_FILES)):
+                Path(name).unlink(missing_ok=True)
+        raise
+    return created or found.kind != CPM, before, after
+
+
 def upgrade(db: Database) -> tuple[str | None, str]:
-    """Apply every pending migration; returns (revision before, revision after)."""
-    before = current_revision(db)
+    """Apply every pending migration; returns (revision before, revision after).
+
+    Only to a cpm database or an empty one: another program's file is refused before anything
+    is written to it.
+    """
+    found = look(db)
+    if found.kind not in (EMPTY, BLANK):
+        problem = refusal(found, label=db.label, known=_revisions()[0], head=head_revision())
+        if problem is not None:
+            raise problem
+    before = found.revision if found.kind == CPM else None
     engine = get_engine(db)
     cfg = alembic_config(db)
     try:
@@ -275,14 +408,6 @@ def upgrade(db: Database) -> tuple[str | None, str]:
     except DBAPIError as exc:
         raise translate_db_error(exc, db) from exc
     return before, head_revision()
-
-
-def has_tables(db: Database) -> bool:
-    try:
-        with get_engine(db).connect() as conn:
-            return bool(inspect(conn).get_table_names())
-    except DBAPIError as exc:
-        raise translate_db_error(exc, db) from exc
 
 
 @dataclass
@@ -302,8 +427,6 @@ class CheckReport:
 
     @property
     def hint(self) -> str | None:
-        if self.current is None:
-            return "Run `cpm init`."
         if self.current != self.head:
             return "Back up the file, then run `cpm db upgrade`."
         return "Restore the file from a backup; then re-import the files listed by `cpm imports`."
@@ -320,9 +443,8 @@ class CheckReport:
 
 
 def check(db: Database) -> CheckReport:
-    if db.path is not None and not db.path.exists():
-        raise SchemaOutdated(f"no database at {db.label}", hint="Create it with `cpm init`.")
-    current = current_revision(db)
+    found = ensure_cpm(db)
+    current = found.revision
     integrity: list[str] = ["ok"]
     fk_problems = 0
     counts: dict[str, int] = {}
@@ -331,12 +453,9 @@ def check(db: Database) -> CheckReport:
             if db.is_sqlite:
                 integrity = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA integrity_check").fetchall()]
                 fk_problems = len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
-            if current is not None:
-                for table in ("customers", "orders", "import_batches"):
-                    if table in inspect(conn).get_table_names():
-                        counts[table] = int(
-                            conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one()
-                        )
+            for table in ("customers", "orders", "import_batches"):
+                if table in inspect(conn).get_table_names():
+                    counts[table] = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
     except DBAPIError as exc:
         raise translate_db_error(exc, db) from exc
     return CheckReport(db.label, current, head_revision(), integrity, fk_problems, counts)

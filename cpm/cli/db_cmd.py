@@ -7,24 +7,22 @@ import typer
 from cpm import db as database
 from cpm.cli import render
 from cpm.cli.state import State
-from cpm.errors import CpmError, SchemaOutdated
+from cpm.errors import CpmError
 
 app = typer.Typer(help="Create, upgrade and check the database file.", no_args_is_help=True)
 
 
 def init(ctx: typer.Context) -> None:
-    """Create a new cpm database (or bring an existing one up to date)."""
+    """Create a new cpm database (or bring an existing one up to date).
+
+    An empty file (zero bytes) is set up as a new database; another program's file is refused
+    and left as it was.
+    """
     state: State = ctx.obj
-    created = database.create_database_file(state.db)
-    if not created and database.current_revision(state.db) is None and database.has_tables(state.db):
-        raise CpmError(
-            f"{state.db.label} already holds data that is not a cpm database",
-            hint="Choose another file with --db.",
-        )
-    before, after = database.upgrade(state.db)
+    created, before, after = database.initialise(state.db)
     if state.quiet:
         return
-    if created or before is None:
+    if created:
         render.message(f"Created {state.db.label} (schema {after}).")
     elif before == after:
         render.message(f"{state.db.label} is already set up (schema {after}).")
@@ -36,14 +34,13 @@ def init(ctx: typer.Context) -> None:
 def upgrade(ctx: typer.Context) -> None:
     """Apply pending schema migrations to an existing database (back it up first)."""
     state: State = ctx.obj
-    if state.db.path is not None and not state.db.path.exists():
-        raise SchemaOutdated(f"no database at {state.db.label}", hint="Create it with `cpm init`.")
+    database.ensure_cpm(state.db)
     before, after = database.upgrade(state.db)
     if not state.quiet:
         if before == after:
             render.message(f"{state.db.label} is up to date (schema {after}).")
         else:
-            render.message(f"Upgraded {state.db.label} from schema {before or 'empty'} to {after}.")
+            render.message(f"Upgraded {state.db.label} from schema {before} to {after}.")
 
 
 @app.command("check")
