@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import reprlib
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -123,27 +124,72 @@ def _money_text(cents: int) -> str:
     return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
+MAX_CONFIG_BYTES = 1_000_000  # the file `cpm config init` writes is about 3 kB
+
+
 def load_settings(path: Path | None) -> Settings:
     """Read `path` (or ./cpm.toml when it exists) over the defaults."""
     explicit = path is not None
     chosen = path if path is not None else Path(DEFAULT_CONFIG_NAME)
-    if not chosen.exists():
+    try:
+        if chosen.exists() and not chosen.is_dir() and not chosen.is_file():
+            raise ConfigError(  # a pipe or a device: reading could wait, or never end
+                f"config file {chosen} is not a regular file",
+                hint="Point --config at a cpm.toml file.",
+            )
+        with chosen.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError as exc:
         if explicit:
             raise ConfigError(
                 f"config file {chosen} not found",
                 hint="Create one with `cpm config init`, or leave out --config to use the defaults.",
-            )
+            ) from exc
         return Settings()
+    except IsADirectoryError as exc:
+        raise ConfigError(
+            f"config file {chosen} is a folder, not a file",
+            hint="Point --config at the cpm.toml inside it, or create one with `cpm config init FILE`.",
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {chosen}: {exc.strerror}",
+            hint="Check the file's permissions, or leave out --config to use the defaults.",
+        ) from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {chosen} is larger than {MAX_CONFIG_BYTES:,} bytes; cpm.toml holds a few settings",
+            hint="Point --config at the right file, or write a new one with `cpm config init --force`.",
+        )
     try:
-        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {chosen}: {exc}") from exc
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")  # Notepad starts UTF-8 with a BOM
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {chosen} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
+            hint="Save it as UTF-8 (TOML files are always UTF-8).",
+        ) from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"config file {chosen} is not valid TOML: {exc}",
             hint="Compare it with the file `cpm config init` writes.",
         ) from exc
+    except (RecursionError, ValueError) as exc:  # nested thousands deep; a number of 5,000 digits
+        raise ConfigError(
+            f"config file {chosen} is not a cpm settings file: it holds values nested too deep "
+            "or numbers too long to read",
+            hint="Compare it with the file `cpm config init` writes.",
+        ) from exc
     return settings_from(data, source=str(chosen))
+
+
+# Values quoted in messages are cut short: a setting can hold a megabyte of text.
+_shown = reprlib.Repr()
+_shown.maxstring = _shown.maxother = 60
+_shown.maxlong = 40
+_shown.maxlevel = 3
 
 
 class _Reader:
@@ -155,8 +201,9 @@ class _Reader:
         self.prefix = prefix
 
     def fail(self, key: str, message: str) -> ConfigError:
+        name = f"{self.prefix}{key}"
         return ConfigError(
-            f"{self.source}: key '{self.prefix}{key}' {message}",
+            f"{self.source}: key '{name if len(name) <= 60 else name[:59] + '…'}' {message}",
             hint="Fix that key, or delete it to use the default (`cpm config init` writes every default).",
         )
 
@@ -169,7 +216,7 @@ class _Reader:
     def whole(self, key: str, default: int, *, low: int, high: int) -> int:
         value = self.data.pop(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(key, f"must be a whole number from {low} to {high}, got {value!r}")
+            raise self.fail(key, f"must be a whole number from {low} to {high}, got {_shown.repr(value)}")
         return value
 
     def ratio(
@@ -179,21 +226,25 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise self.fail(key, f"must be a number, got {value!r}")
+            raise self.fail(key, f"must be a number, got {_shown.repr(value)}")
         try:
             exact = Decimal(str(value))
         except InvalidOperation as exc:
-            raise self.fail(key, f"must be a number, got {value!r}") from exc
+            raise self.fail(key, f"must be a number, got {_shown.repr(value)}") from exc
         if not exact.is_finite():  # NaN, infinity
-            raise self.fail(key, f"must be a number, got {value!r}")
+            raise self.fail(key, f"must be a number, got {_shown.repr(value)}")
         if exact and not -RATIO_DIGITS <= exact.adjusted() <= RATIO_DIGITS:  # 1e999999 before expanding it
             bound = "above" if open_low else "at least"
-            raise self.fail(key, f"must be {bound} {float(low):g} and at most {float(high):g}, got {value!r}")
+            raise self.fail(
+                key, f"must be {bound} {float(low):g} and at most {float(high):g}, got {_shown.repr(value)}"
+            )
         number = Fraction(exact)
         too_low = number <= low if open_low else number < low
         if too_low or number > high:
             bound = "above" if open_low else "at least"
-            raise self.fail(key, f"must be {bound} {float(low):g} and at most {float(high):g}, got {value!r}")
+            raise self.fail(
+                key, f"must be {bound} {float(low):g} and at most {float(high):g}, got {_shown.repr(value)}"
+            )
         return number
 
     def money(self, key: str, default: int) -> int:
@@ -201,21 +252,25 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}')
+            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {_shown.repr(value)}')
         try:
             amount = Decimal(str(value).replace(",", ""))
         except InvalidOperation as exc:
-            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}') from exc
+            raise self.fail(
+                key, f'must be an amount such as 5000 or "5000.00", got {_shown.repr(value)}'
+            ) from exc
         if not amount.is_finite():
-            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {value!r}')
+            raise self.fail(key, f'must be an amount such as 5000 or "5000.00", got {_shown.repr(value)}')
         # Sizes first, so no arithmetic overflows or rounds away a tiny value (1e-999999999).
         if amount and amount.adjusted() >= len(str(MAX_SETTING_CENTS // 100)):
-            raise self.fail(key, f"must be at most {MAX_SETTING_CENTS // 100:,}, got {value!r}")
+            raise self.fail(key, f"must be at most {MAX_SETTING_CENTS // 100:,}, got {_shown.repr(value)}")
         if amount < 0 or (amount and amount.adjusted() < -2) or amount != amount.quantize(Decimal("0.01")):
-            raise self.fail(key, f"must be a positive amount with at most two decimals, got {value!r}")
+            raise self.fail(
+                key, f"must be a positive amount with at most two decimals, got {_shown.repr(value)}"
+            )
         cents = int(amount * 100)
         if cents > MAX_SETTING_CENTS:
-            raise self.fail(key, f"must be at most {MAX_SETTING_CENTS // 100:,}, got {value!r}")
+            raise self.fail(key, f"must be at most {MAX_SETTING_CENTS // 100:,}, got {_shown.repr(value)}")
         return cents
 
     def day(self, key: str) -> date | None:
@@ -229,12 +284,12 @@ class _Reader:
                 return date.fromisoformat(value)
             except ValueError:
                 pass
-        raise self.fail(key, f'must be a date such as 2026-01-01 (or "" for none), got {value!r}')
+        raise self.fail(key, f'must be a date such as 2026-01-01 (or "" for none), got {_shown.repr(value)}')
 
     def text(self, key: str, default: str) -> str:
         value = self.data.pop(key, default)
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"must be text, got {value!r}")
+            raise self.fail(key, f"must be text, got {_shown.repr(value)}")
         return value.strip()
 
     def done(self) -> None:
@@ -247,7 +302,9 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
     defaults = Settings()
     currency = top.text("currency", defaults.currency).upper()
     if len(currency) > 8:
-        raise top.fail("currency", f'must be a short currency code such as "CNY", got {currency!r}')
+        raise top.fail(
+            "currency", f'must be a short currency code such as "CNY", got {_shown.repr(currency)}'
+        )
     window_days = top.whole("window_days", defaults.window_days, low=1, high=36600)
 
     abc = top.table("abc")
@@ -333,7 +390,7 @@ def _segments(top: _Reader, raw: Any) -> tuple[RfmSegment, ...]:
                 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 for v in value)
                 or value[0] > value[1]
             ):
-                raise reader.fail(axis, f"must be [low, high] scores from 1 to 5, got {value!r}")
+                raise reader.fail(axis, f"must be [low, high] scores from 1 to 5, got {_shown.repr(value)}")
             bounds.append((value[0], value[1]))
         reader.done()
         result.append(RfmSegment(name, bounds[0], bounds[1]))

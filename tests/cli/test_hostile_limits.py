@@ -276,3 +276,85 @@ def test_a_folder_given_as_the_database_is_one_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", str(tmp_path), "report"])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {tmp_path} is a folder, not a database file")
+
+
+# --- cpm.toml that cannot be settings ------------------------------------------------------------
+
+
+DEEP = "is not a cpm settings file: it holds values nested too deep or numbers too long to read"
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"x = " + b"[" * 5000 + b"]" * 5000, DEEP),
+        (b"x = " + b"{a = " * 3000 + b"1" + b"}" * 3000, DEEP),
+        (b"rfm_segments = " + b"[" * 3000 + b"]" * 3000, DEEP),
+        (b"window_days = " + b"9" * 5000 + b"\n", DEEP),
+        (b'currency = "M\xfcller"\n', "is not UTF-8 text (byte 0xfc on line 1)"),
+        (b"# settings\n\n[tiers]\nvip = \xff\n", "is not UTF-8 text (byte 0xff on line 4)"),
+        (b"# " + b"x" * 1_000_001 + b"\n", "is larger than 1,000,000 bytes"),
+    ],
+    ids=["deep arrays", "deep tables", "deep segments", "5000 digits", "latin-1", "binary", "huge"],
+)
+@pytest.mark.parametrize("command", [["config", "show"], ["report", "kpis"]], ids=" ".join)
+def test_a_settings_file_that_cannot_be_read_is_one_error(
+    cli: Cli, tmp_path: Path, content: bytes, said: str, command: list[str]
+) -> None:
+    path = tmp_path / "cpm.toml"
+    path.write_bytes(content)
+    result = cli("--config", str(path), *command)
+    assert result.exit_code == 1, result.output
+    first, hint = result.stderr.splitlines()[:2]
+    assert first.startswith(f"Error: config file {path} {said}")
+    assert hint.startswith("Hint: ")
+
+
+def test_values_quoted_from_a_settings_file_are_cut_short(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "cpm.toml"
+    path.write_text(
+        f'currency = "{"A" * 500_000}"\nwindow_days = {"9" * 4000}\n"{"k" * 50_000}" = 1\n', encoding="utf-8"
+    )
+    result = cli("--config", str(path), "config", "show")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {path}: key 'currency' must be a short currency code")
+    assert len(result.stderr) < 600
+    path.write_text(f"window_days = {'9' * 4000}\n", encoding="utf-8")
+    result = cli("--config", str(path), "config", "show")
+    assert "key 'window_days' must be a whole number from 1 to 36600, got 9999" in result.stderr
+    assert len(result.stderr) < 600
+    path.write_text(f'"{"k" * 50_000}" = 1\n', encoding="utf-8")
+    result = cli("--config", str(path), "config", "show")
+    assert f"key '{'k' * 59}…' is not a cpm setting" in result.stderr
+    assert len(result.stderr) < 600
+
+
+def test_a_folder_or_a_device_as_the_settings_file_is_one_error(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "settings"
+    folder.mkdir()
+    result = cli("--config", str(folder), "config", "show")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: config file {folder} is a folder, not a file")
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)  # reading it would wait for a writer for ever
+    result = cli("--config", str(fifo), "config", "show")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: config file {fifo} is not a regular file")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_an_unreadable_settings_file_is_one_error(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "cpm.toml"
+    path.write_text('currency = "CNY"\n', encoding="utf-8")
+    path.chmod(0)
+    result = cli("--config", str(path), "config", "show")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot read config file {path}: Permission denied")
+
+
+def test_a_settings_file_saved_with_a_byte_order_mark_is_read(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "cpm.toml"
+    path.write_bytes('\ufeffcurrency = "USD"\n'.encode())
+    result = cli("--config", str(path), "config", "show", "--json")
+    assert result.exit_code == 0, result.output
+    assert '"currency": "USD"' in result.stdout
