@@ -25,6 +25,9 @@ MAX_SETTING_CENTS = 10**15
 # A ratio (a share, a rate, a multiplier) is refused at once when its exponent is far out of range.
 RATIO_DIGITS = 20
 
+# A span of days (a window, a silence) is at most 100 years: every date computed from one stays a date.
+MAX_DAYS = 36_600
+
 DEFAULT_CONFIG_NAME = "cpm.toml"
 
 
@@ -305,7 +308,7 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
         raise top.fail(
             "currency", f'must be a short currency code such as "CNY", got {_shown.repr(currency)}'
         )
-    window_days = top.whole("window_days", defaults.window_days, low=1, high=36600)
+    window_days = top.whole("window_days", defaults.window_days, low=1, high=MAX_DAYS)
 
     abc = top.table("abc")
     a = abc.ratio("a", defaults.abc_a, low=Fraction(0), high=Fraction(1), open_low=True)
@@ -325,8 +328,8 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
     factor = churn.ratio(
         "at_risk_factor", defaults.at_risk_factor, low=Fraction(0), high=Fraction(100), open_low=True
     )
-    at_risk_days = churn.whole("at_risk_days", defaults.at_risk_days, low=1, high=36600)
-    lapsed_days = churn.whole("lapsed_days", defaults.lapsed_days, low=1, high=36600)
+    at_risk_days = churn.whole("at_risk_days", defaults.at_risk_days, low=1, high=MAX_DAYS)
+    lapsed_days = churn.whole("lapsed_days", defaults.lapsed_days, low=1, high=MAX_DAYS)
     if lapsed_days <= at_risk_days:
         raise churn.fail("lapsed_days", "must be more than churn.at_risk_days")
     churn.done()

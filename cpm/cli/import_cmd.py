@@ -223,7 +223,9 @@ app.command("points")(
 
 def imports(
     ctx: typer.Context,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show only the newest N.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, max=1_000_000_000, help="Show only the newest N.")
+    ] = None,
 ) -> None:
     """List recorded imports, newest first: file, SHA-256 and what each one did."""
     state: State = ctx.obj

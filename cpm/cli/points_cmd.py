@@ -11,8 +11,9 @@ from rich.table import Table
 
 from cpm.cli import render
 from cpm.cli.render import emit_csv, emit_json
-from cpm.cli.report_cmd import Format, parse_day
+from cpm.cli.report_cmd import DAY_RANGE, Format, parse_day, quoted_argument
 from cpm.cli.state import State
+from cpm.config import MAX_DAYS
 from cpm.db import session_scope
 from cpm.errors import CpmError
 from cpm.services import awarding, ledger
@@ -33,7 +34,10 @@ KeyOpt = Annotated[
 def award(
     ctx: typer.Context,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Award as of the start of this day [default: today].")
+        str | None,
+        typer.Option(
+            "--as-of", help=f"Award as of the start of this day (YYYY-MM-DD, {DAY_RANGE}) [default: today]."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be posted; write nothing.")
@@ -207,7 +211,9 @@ def _manual_result(state: State, verb: str, code: str, result: ledger.ManualResu
 def redeem(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(metavar="CODE")],
-    points: Annotated[int, typer.Argument(metavar="N", min=1, help="Points to spend.")],
+    points: Annotated[
+        int, typer.Argument(metavar="N", min=1, help=f"Points to spend, 1 to {ledger.MAX_MANUAL_POINTS:,}.")
+    ],
     reason: ReasonOpt,
     key: KeyOpt = None,
 ) -> None:
@@ -224,7 +230,13 @@ def redeem(
 def adjust(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(metavar="CODE")],
-    points: Annotated[int, typer.Argument(metavar="±N", help="Points to add (+N) or take away (-N).")],
+    points: Annotated[
+        int,
+        typer.Argument(
+            metavar="±N",
+            help=f"Points to add (+N) or take away (-N), at most {ledger.MAX_MANUAL_POINTS:,} either way.",
+        ),
+    ],
     reason: ReasonOpt,
     key: KeyOpt = None,
 ) -> None:
@@ -237,17 +249,21 @@ def adjust(
     _manual_result(state, "Adjusted", code, result)
 
 
-MAX_WITHIN_DAYS = 36_600  # 100 years: every lot expires within that
+MAX_WITHIN_DAYS = MAX_DAYS  # 100 years: every lot expires within that
 
 
 def _days(value: str) -> int:
-    match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", value)
+    shown = quoted_argument(value)
+    match = re.fullmatch(r"\s*([0-9]+)\s*([dw]?)\s*", value, flags=re.IGNORECASE)
     if not match:
-        raise typer.BadParameter(f"{value!r} is not a span such as 30d or 2w")
-    number = int(match.group(1))
-    days = number * 7 if match.group(2) == "w" else number
+        raise typer.BadParameter(f"{shown} is not a span such as 30d or 2w")
+    digits = match.group(1).lstrip("0") or "0"
+    too_far = f"{shown} is too far ahead; give at most {MAX_WITHIN_DAYS:,} days"
+    if len(digits) > 9:  # read no number of a thousand digits
+        raise typer.BadParameter(too_far)
+    days = int(digits) * (7 if match.group(2).lower() == "w" else 1)
     if days > MAX_WITHIN_DAYS:
-        raise typer.BadParameter(f"{value!r} is too far ahead; give at most {MAX_WITHIN_DAYS:,} days")
+        raise typer.BadParameter(too_far)
     return days
 
 
@@ -255,7 +271,10 @@ def _days(value: str) -> int:
 def expiring(
     ctx: typer.Context,
     within: Annotated[
-        str, typer.Option("--within", help="How far ahead: 30d, 2w, or a number of days.")
+        str,
+        typer.Option(
+            "--within", help=f"How far ahead: 30d, 2w, or a number of days (0 to {MAX_WITHIN_DAYS:,} days)."
+        ),
     ] = "30d",
     output: FormatOpt = Format.table,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlmodel import Session
 from cpm.cli import render, report_data, report_render
 from cpm.cli.render import emit_csv, emit_json
 from cpm.cli.state import State
+from cpm.config import MAX_DAYS
 from cpm.db import session_scope
 from cpm.errors import CpmError
 from cpm.services import reports
@@ -54,13 +56,21 @@ class PeriodKind(StrEnum):
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9899, 12, 31)
 
 
+DAY_RANGE = f"{EARLIEST_DAY} to {LATEST_DAY}"
+
+
+def quoted_argument(value: str, *, longest: int = 40) -> str:
+    """An argument as a message quotes it: repr, cut short so a huge value cannot flood the screen."""
+    return repr(value) if len(value) <= longest else repr(value[:longest]) + "…"
+
+
 def parse_day(value: str | None) -> date | None:
     if value is None:
         return None
     try:
         day = date.fromisoformat(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from exc
+        raise typer.BadParameter(f"{quoted_argument(value)} is not a date; use YYYY-MM-DD") from exc
     if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise typer.BadParameter(f"{value} is out of range; use a date from {EARLIEST_DAY} to {LATEST_DAY}")
     return day
@@ -68,14 +78,23 @@ def parse_day(value: str | None) -> date | None:
 
 AsOf = Annotated[
     str | None,
-    typer.Option("--as-of", help="Report as of the start of this day (YYYY-MM-DD) [default: today]."),
+    typer.Option(
+        "--as-of", help=f"Report as of the start of this day (YYYY-MM-DD, {DAY_RANGE}) [default: today]."
+    ),
 ]
 WindowDays = Annotated[
     int | None,
     typer.Option(
-        "--window-days", min=1, help="Days before as-of for ABC, RFM and tiers [default: window_days]."
+        "--window-days",
+        min=1,
+        max=MAX_DAYS,
+        help="Days before as-of for ABC, RFM and tiers [default: window_days].",
     ),
 ]
+# Customers listed: more than any shop has, and inside the database's integers.
+MAX_TOP = 1_000_000_000
+# --horizon: at most 100 years in the chosen unit.
+MAX_HORIZON = {"day": MAX_DAYS, "week": MAX_DAYS // 7, "month": 1200}
 AllTime = Annotated[bool, typer.Option("--all-time", help="ABC, RFM and tiers over all history.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table (for people), json or csv (for scripts).")]
 
@@ -129,10 +148,13 @@ def report(
     ] = PeriodKind.month,
     window_days: WindowDays = None,
     all_time: AllTime = False,
-    top: Annotated[int, typer.Option("--top", min=1, help="How many top customers to list.")] = 10,
+    top: Annotated[
+        int, typer.Option("--top", min=1, max=MAX_TOP, help="How many top customers to list.")
+    ] = 10,
     periods: Annotated[int, typer.Option("--periods", min=1, max=240, help="Periods in the trend.")] = 12,
     since: Annotated[
-        str | None, typer.Option("--since", help="First cohort month (YYYY-MM-DD) [default: first order].")
+        str | None,
+        typer.Option("--since", help=f"First cohort month (YYYY-MM-DD, {DAY_RANGE}) [default: first order]."),
     ] = None,
     output: FormatOpt = Format.table,
     xlsx: Annotated[
@@ -144,13 +166,20 @@ def report(
     until: Annotated[
         str | None,
         typer.Option(
-            "--until", help="clv: last day of purchases the models see [default: the day before as-of]."
+            "--until",
+            help=f"clv: last day of purchases the models see ({DAY_RANGE}) [default: the day before as-of].",
         ),
     ] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="clv: the time unit of the models.")] = Unit.week,
     horizon: Annotated[
         int | None,
-        typer.Option("--horizon", min=1, help="clv: units to predict [default: a year, 365/52/12]."),
+        typer.Option(
+            "--horizon",
+            min=1,
+            max=MAX_DAYS,
+            help="clv: units to predict, at most 100 years (36,600 days, 5,228 weeks, 1,200 months) "
+            "[default: a year, 365/52/12].",
+        ),
     ] = None,
     discount: Annotated[
         float, typer.Option("--discount", min=0.0, max=1.0, help="clv: discount rate per month.")
@@ -172,6 +201,13 @@ def report(
         periods=periods,
         since=since,
     )
+    if horizon is not None and horizon > MAX_HORIZON[unit.value]:
+        raise typer.BadParameter(
+            f"{horizon:,} {unit.value}s is more than 100 years; give at most {MAX_HORIZON[unit.value]:,}",
+            param_hint="--horizon",
+        )
+    if math.isnan(discount):
+        raise typer.BadParameter("must be a number from 0 to 1, e.g. 0.01", param_hint="--discount")
     until_day = parse_day(until) or options.as_of - timedelta(days=1)
     if until_day >= options.as_of:
         raise typer.BadParameter("--until must be before --as-of (the report sees orders dated before as-of)")

@@ -136,7 +136,8 @@ def discounted_clv(
     for m in range(1, months + 1):
         t = min(m / months_per_unit, horizon)
         expected = purchases.expected_purchases(t, x, t_x, T)
-        value += (expected - before) / (1 + monthly_discount) ** (t * months_per_unit)
+        # exp(-months × log(1 + d)) is (1 + d)^-months, and tends to 0 instead of overflowing.
+        value += (expected - before) * math.exp(-t * months_per_unit * math.log1p(monthly_discount))
         before = expected
     return np.asarray(value * spend_per_purchase, dtype=np.float64)
 
