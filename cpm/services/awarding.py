@@ -32,6 +32,7 @@ from cpm.services import bulk, ledger
 from cpm.services.customers import Window, tier_for, window_spend
 from cpm.services.ledger import EARN, EXPIRE, REVERSE, add_months
 from cpm.services.tiering import record_tier_changes
+from cpm.services.totals import check_totals
 
 LEDGER_COLUMNS = (
     "natural_key",
@@ -627,6 +628,7 @@ def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
         summary.tier_changes = record_tier_changes(session, tiers, settings=settings, as_of=as_of)
         newest_tier = _newest_tier_change(session)
     newest = session.exec(select(func.max(PointsEntry.id))).one()
+    check_totals(session, source="cpm award")
     session.add(
         AwardRun(
             as_of=as_of,

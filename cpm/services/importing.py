@@ -27,6 +27,7 @@ from cpm.services.import_batch import (
 )
 from cpm.services.order_lines import merge_order_lines
 from cpm.services.rows import read_sheet
+from cpm.services.totals import check_totals
 
 __all__ = [
     "ImportRequest",
@@ -206,6 +207,7 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         changed_when=changed_when,
     )
     summary.inserted, summary.updated, summary.unchanged = counts.inserted, counts.updated, counts.unchanged
+    check_totals(session, source=request.sheet.file_name)
     return check.finish_batch(session, batch)
 
 
@@ -354,4 +356,5 @@ def import_points(
             ),
         )
         summary.inserted += 1
+    check_totals(session, source=request.sheet.file_name)
     return check.finish_batch(session, batch)
