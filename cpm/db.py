@@ -399,12 +399,28 @@ def upgrade(db: Database) -> tuple[str | None, str]:
     before = found.revision if found.kind == CPM else None
     engine = get_engine(db)
     cfg = alembic_config(db)
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            from alembic import command
+        with engine.connect() as conn:
+            if sqlite:
+                # A migration that copies a table others refer to (SQLite's way to alter one)
+                # drops the old copy: foreign keys are checked once, after, instead of on the drop.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    from alembic import command
 
-            command.upgrade(cfg, "head")
+                    command.upgrade(cfg, "head")
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise CpmError(
+                            f"upgrading {db.label} would leave rows that refer to missing rows; "
+                            "nothing was changed",
+                            hint="Run `cpm db check` and restore the file from a backup.",
+                        )
+            finally:
+                if sqlite:
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
     except DBAPIError as exc:
         raise translate_db_error(exc, db) from exc
     return before, head_revision()

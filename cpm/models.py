@@ -39,6 +39,7 @@ class ImportBatch(SQLModel, table=True):
     unchanged: int = 0
     rejected: int = 0
     customers_created: int = 0
+    undone_at: datetime | None = None  # when `cpm imports undo` took this batch back
 
 
 class Customer(SQLModel, table=True):
@@ -57,12 +58,62 @@ class Customer(SQLModel, table=True):
     sales_rep: str | None = None
     tags: str | None = None
     import_id: int | None = Field(default=None, foreign_key="import_batches.id")
+    # A removed customer (merged into another, or taken back by an undone import while the ledger
+    # still names it) stays as a row for the ledger's sake; no report, list or award sees it.
+    removed_at: datetime | None = None
+    merged_into_id: int | None = Field(default=None, foreign_key="customers.id")
+    # Personal data erased at the customer's request; imports leave it erased (--restore-forgotten).
+    forgotten_at: datetime | None = None
+
+
+class CustomerAlias(SQLModel, table=True):
+    """A customer code that now means another customer (the old code of a merged customer)."""
+
+    __tablename__ = "customer_aliases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alias_code: str = Field(unique=True, max_length=64)
+    customer_id: int = Field(foreign_key="customers.id")
+    created_at: datetime
+
+
+class Correction(SQLModel, table=True):
+    """One recorded correction: an edit, merge, removal, forgetting, void or undo, with its time
+    and reason. One row per changed field for an edit (old and new value as text)."""
+
+    __tablename__ = "corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=16)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id")
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    import_id: int | None = Field(default=None, foreign_key="import_batches.id")
+    field: str | None = Field(default=None, max_length=32)
+    old_value: str | None = None
+    new_value: str | None = None
+    reason: str | None = None
+    made_at: datetime
+
+
+class RowChange(SQLModel, table=True):
+    """What an import did to one stored row, so that `cpm imports undo` can take it back:
+    `previous` is the row's values before the import as JSON, or None when the import created it."""
+
+    __tablename__ = "import_row_changes"
+    __table_args__ = (Index("ix_import_row_changes_row", "table_name", "row_id", "import_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="import_batches.id", index=True)
+    table_name: str = Field(max_length=32)
+    row_id: int
+    previous: str | None = None
 
 
 class Order(SQLModel, table=True):
     """An order (all its lines merged), keyed by order_no.
 
-    net_amount is amount − refunded_amount, or 0 for a cancelled order; it is stored so that
+    net_amount is amount − refunded_amount, or 0 for a cancelled or pending order (awaiting
+    payment: stored, counted nowhere until a later import says otherwise); it is stored so that
     every report reads the same definition.
     """
 
@@ -74,7 +125,7 @@ class Order(SQLModel, table=True):
         Index("ix_orders_date_customer_net", "order_date", "customer_id", "net_amount"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_within_amount"),
-        CheckConstraint("status IN ('completed', 'refunded', 'cancelled')", name="status_known"),
+        CheckConstraint("status IN ('completed', 'refunded', 'cancelled', 'pending')", name="status_known"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -89,6 +140,8 @@ class Order(SQLModel, table=True):
     sales_rep: str | None = None
     status: str = Field(default="completed", max_length=16)
     import_id: int | None = Field(default=None, foreign_key="import_batches.id")
+    # Taken back by an undone import while the ledger still names it (net_amount is then 0).
+    removed_at: datetime | None = None
 
 
 class TierChange(SQLModel, table=True):
@@ -127,7 +180,8 @@ class PointsEntry(SQLModel, table=True):
         # and the rebuild fails (and the award with it) if any key were ever posted twice.
         Index("ux_points_ledger_natural_key", "natural_key", unique=True),
         CheckConstraint(
-            "kind IN ('earn', 'reverse', 'redeem', 'expire', 'adjust', 'opening')", name="kind_known"
+            "kind IN ('earn', 'reverse', 'redeem', 'expire', 'adjust', 'opening', 'transfer')",
+            name="kind_known",
         ),
     )
 

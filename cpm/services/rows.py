@@ -52,6 +52,8 @@ class ReadOptions:
     column_map: Mapping[str, str] = field(default_factory=dict)
     dayfirst: bool = False
     decimal_comma: bool = False
+    # Owner's status words (normalised word -> completed/refunded/cancelled/pending), over cpm's own.
+    status_words: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
