@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from cpm.errors import ConfigError
+from cpm.io.text import is_hidden
+from cpm.io.values import STATUSES, status_word
 
 # An amount in the settings (a tier threshold, the minimum order) stays within what an order may
 # hold, so every sum and comparison with it stays inside 64-bit integers.
@@ -83,6 +85,8 @@ class Settings:
     minimum_order: int = 0  # cents
     programme_start: date | None = None
     expiry_months: int = 12
+    # The owner's order status words ([import.status_words]): (word as looked up, status).
+    status_words: tuple[tuple[str, str], ...] = ()
     source: str = field(default="built-in defaults", compare=False)
 
     def tier_multiplier(self, tier: str) -> Fraction:
@@ -110,11 +114,16 @@ class Settings:
                 "expiry_months": self.expiry_months,
             },
             "rfm_segments": [{"name": s.name, "r": list(s.r), "f": list(s.f)} for s in self.rfm_segments],
+            "import": {"status_words": dict(self.status_words)},
         }
 
     def version(self) -> str:
-        """A short hash of everything that changes results; recorded wherever results are stored."""
-        blob = json.dumps(self.as_dict(), sort_keys=True, ensure_ascii=False).encode()
+        """A short hash of everything that changes results; recorded wherever results are stored.
+
+        How files are read ([import]) is not part of it: an import records how it read its file."""
+        rules = self.as_dict()
+        del rules["import"]
+        blob = json.dumps(rules, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -352,6 +361,9 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
     segments = defaults.rfm_segments
     if "rfm_segments" in top.data:
         segments = _segments(top, top.data.pop("rfm_segments"))
+    reading = top.table("import")
+    status_words = _status_words(reading.table("status_words"))
+    reading.done()
     top.done()
     return Settings(
         currency=currency,
@@ -371,8 +383,30 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
         minimum_order=minimum,
         programme_start=start,
         expiry_months=expiry_months,
+        status_words=status_words,
         source=source,
     )
+
+
+MAX_STATUS_WORD = 100
+
+
+def _status_words(table: _Reader) -> tuple[tuple[str, str], ...]:
+    """[import.status_words]: "word" = "completed" | "refunded" | "cancelled" | "pending"."""
+    words: dict[str, tuple[str, str]] = {}
+    for key in list(table.data):
+        value = table.data.pop(key)
+        word = status_word(key)
+        if not word or len(word) > MAX_STATUS_WORD or any(map(is_hidden, word)):
+            raise table.fail(key, f"must be a status word of 1 to {MAX_STATUS_WORD} visible characters")
+        if not isinstance(value, str) or value.strip().casefold() not in STATUSES:
+            raise table.fail(key, f"must be one of {', '.join(STATUSES)}, got {_shown.repr(value)}")
+        status = value.strip().casefold()
+        earlier = words.get(word)
+        if earlier is not None and earlier[1] != status:
+            raise table.fail(key, f"is the same word as {earlier[0]!r}, which says {earlier[1]}")
+        words[word] = (key, status)
+    return tuple(sorted((word, status) for word, (_, status) in words.items()))
 
 
 def _segments(top: _Reader, raw: Any) -> tuple[RfmSegment, ...]:
@@ -454,6 +488,12 @@ def default_file_text() -> str:
         'programme_start = ""',
         "# Each earned lot expires this many months after it was earned (the order date).",
         f"expiry_months = {d.expiry_months}",
+        "",
+        "[import.status_words]",
+        "# What your order exports' status words mean, over cpm's own vocabulary (README, Orders):",
+        '# "word" = "completed" | "refunded" | "cancelled" | "pending" (stored, counted nowhere).',
+        '# "待审核" = "pending"',
+        '# "已发货" = "completed"',
         "",
         "# RFM segments by R (recency) and F (frequency) score ranges, 1-5 inclusive.",
         "# The first rule that matches names the segment; together they must cover all 25 pairs.",

@@ -14,11 +14,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlmodel import Session
 
 from cpm.cli import render
+from cpm.cli.report_cmd import quoted_argument
 from cpm.cli.state import State
+from cpm.config import MAX_STATUS_WORD
 from cpm.db import ensure_current, session_scope
 from cpm.io.delimited import text_encoding
 from cpm.io.rejects import rejects_path, write_rejects
 from cpm.io.sheets import check_readable_file, file_sha256, open_sheet
+from cpm.io.text import is_hidden
+from cpm.io.values import STATUSES, status_word
 from cpm.services import importing
 from cpm.services.fields import FIELDS_BY_KIND
 from cpm.services.rows import ReadOptions
@@ -50,6 +54,15 @@ DecimalCommaOpt = Annotated[bool, typer.Option("--decimal-comma", help="Read 1.2
 SkipInvalidOpt = Annotated[
     bool, typer.Option("--skip-invalid", help="Import the good rows; write the bad ones to FILE.rejects.csv.")
 ]
+StatusMapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--status-map",
+        help='Say what a status word means: --status-map "已发货=completed" (repeatable; completed, '
+        "refunded, cancelled or pending). Over [import.status_words] in cpm.toml and cpm's own words.",
+        show_default=False,
+    ),
+]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Check the file and show the counts; write nothing.")
 ]
@@ -69,6 +82,26 @@ def _column_map(kind: str, values: list[str] | None) -> dict[str, str]:
             )
         mapping[source.strip()] = target.strip()
     return mapping
+
+
+def _status_map(settings_words: tuple[tuple[str, str], ...], values: list[str] | None) -> dict[str, str]:
+    """cpm.toml's [import.status_words], then each --status-map WORD=STATUS over it."""
+    words = dict(settings_words)
+    for value in values or []:
+        word, sep, status = value.rpartition("=")
+        looked_up = status_word(word)
+        if not sep or not looked_up or any(map(is_hidden, looked_up)) or len(looked_up) > MAX_STATUS_WORD:
+            raise typer.BadParameter(
+                f'{quoted_argument(value)} should look like "status word=completed"',
+                param_hint="--status-map",
+            )
+        if status.strip().casefold() not in STATUSES:
+            raise typer.BadParameter(
+                f"{quoted_argument(status)} is not a status; use one of {', '.join(STATUSES)}",
+                param_hint="--status-map",
+            )
+        words[looked_up] = status.strip().casefold()
+    return words
 
 
 def _encoding(name: str | None) -> str | None:
@@ -106,14 +139,18 @@ def _run_import(
     decimal_comma: bool,
     skip_invalid: bool,
     dry_run: bool,
+    status_map: list[str] | None = None,
 ) -> None:
     state: State = ctx.obj
     mapping = _column_map(kind, column_map)
+    words = _status_map(state.settings.status_words, status_map) if kind == "orders" else {}
     codec = _encoding(encoding)
     ensure_current(state.db)  # say `cpm init` before complaining about the file
     check_readable_file(file)
     sha256 = file_sha256(file)
-    options = ReadOptions(column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma)
+    options = ReadOptions(
+        column_map=mapping, dayfirst=dayfirst, decimal_comma=decimal_comma, status_words=words
+    )
     read_as = importing.read_options_key(
         path=file, sheet=sheet, options=options, skip_invalid=skip_invalid, encoding=codec
     )
@@ -160,7 +197,8 @@ def _run_import(
 
 
 def _import_command(kind: str, doc: str) -> Callable[..., None]:
-    """One `cpm import KIND FILE` command; the kinds differ only in their fields and help."""
+    """One `cpm import KIND FILE` command; the kinds differ only in their fields and help (and
+    orders, which have statuses, take --status-map)."""
 
     def command(
         ctx: typer.Context,
@@ -186,8 +224,35 @@ def _import_command(kind: str, doc: str) -> Callable[..., None]:
             dry_run=dry_run,
         )
 
-    command.__doc__ = doc
-    return command
+    def orders_command(
+        ctx: typer.Context,
+        file: FileArg,
+        sheet: SheetOpt = None,
+        encoding: EncodingOpt = None,
+        column_map: MapOpt = None,
+        status_map: StatusMapOpt = None,
+        dayfirst: DayFirstOpt = False,
+        decimal_comma: DecimalCommaOpt = False,
+        skip_invalid: SkipInvalidOpt = False,
+        dry_run: DryRunOpt = False,
+    ) -> None:
+        _run_import(
+            ctx,
+            kind,
+            file,
+            sheet=sheet,
+            encoding=encoding,
+            column_map=column_map,
+            dayfirst=dayfirst,
+            decimal_comma=decimal_comma,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            status_map=status_map,
+        )
+
+    chosen = orders_command if kind == "orders" else command
+    chosen.__doc__ = doc
+    return chosen
 
 
 app.command("customers")(
@@ -205,7 +270,8 @@ app.command("orders")(
         """Import orders, keyed by order_no; several lines with one order_no are one order.
 
     Required: order_no, customer_code, order_date, amount. Optional: quantity, channel, sales_rep,
-    status, refunded_amount, customer_name. Unknown customers are created.
+    status, refunded_amount, customer_name. Unknown customers are created. A pending order
+    (awaiting payment) is stored and counted nowhere until a later import says otherwise.
     """,
     )
 )

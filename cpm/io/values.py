@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from fractions import Fraction
 from itertools import compress, repeat
@@ -265,7 +265,13 @@ def parse_points(value: Any) -> int:
 
 # --- order status -----------------------------------------------------------------------------
 
-COMPLETED, REFUNDED, CANCELLED = "completed", "refunded", "cancelled"
+COMPLETED, REFUNDED, CANCELLED, PENDING = "completed", "refunded", "cancelled", "pending"
+STATUSES = (COMPLETED, REFUNDED, CANCELLED, PENDING)
+# What shop, marketplace and web-shop exports say (Taobao/Tmall, JD, Pinduoduo, Youzan, WeChat
+# mini-shops, Shopify, WooCommerce …). Paid and on its way counts as completed; a refund in
+# progress counts as it stands until the refund arrives; awaiting payment, on hold or failed is
+# pending: stored, counted nowhere. Words are compared after NFKC, case folding, and "_"/"-" read
+# as spaces ("on-hold", "partially_refunded").
 _STATUS_WORDS = {
     COMPLETED: (
         "completed",
@@ -276,14 +282,47 @@ _STATUS_WORDS = {
         "successful",
         "finished",
         "closed won",
+        "processing",
+        "shipped",
+        "delivered",
+        "fulfilled",
+        "unfulfilled",
+        "partially fulfilled",
+        "partially refunded",
+        "in transit",
+        "out for delivery",
+        "refund requested",
         "已完成",
         "完成",
+        "交易完成",
         "已付款",
         "已支付",
+        "付款成功",
+        "支付成功",
+        "买家已付款",
+        "待发货",
+        "等待发货",
+        "等待卖家发货",
+        "等待出库",
+        "已出库",
+        "已发货",
+        "卖家已发货",
+        "配送中",
+        "运输中",
+        "待收货",
+        "等待收货",
+        "等待买家确认收货",
+        "等待确认收货",
+        "已发货待签收",
         "交易成功",
         "已签收",
         "已收货",
+        "待评价",
+        "已评价",
         "成功",
+        "部分退款",
+        "退款中",
+        "售后中",
     ),
     REFUNDED: (
         "refunded",
@@ -295,6 +334,9 @@ _STATUS_WORDS = {
         "已退货",
         "退货",
         "退款成功",
+        "退款完成",
+        "已发货退款成功",
+        "未发货退款成功",
     ),
     CANCELLED: (
         "cancelled",
@@ -302,21 +344,68 @@ _STATUS_WORDS = {
         "cancel",
         "void",
         "voided",
+        "expired",
         "已取消",
         "取消",
         "已作废",
         "作废",
         "交易关闭",
         "已关闭",
+        "订单关闭",
+    ),
+    PENDING: (
+        "pending",
+        "pending payment",
+        "awaiting payment",
+        "unpaid",
+        "not paid",
+        "on hold",
+        "failed",
+        "payment failed",
+        "authorized",
+        "partially paid",
+        "draft",
+        "checkout draft",
+        "待付款",
+        "待支付",
+        "等待付款",
+        "等待买家付款",
+        "未付款",
+        "未支付",
+        "待成团",
+        "拼团中",
+        "付款失败",
+        "支付失败",
     ),
 }
 _STATUS_LOOKUP = {word: status for status, words in _STATUS_WORDS.items() for word in words}
-STATUS_EXPECTED = "expected completed, refunded or cancelled (已完成 / 已退款 / 已取消)"
 
 
-def parse_status(value: Any) -> str:
-    text = unicodedata.normalize("NFKC", str(value)).strip().casefold()
-    status = _STATUS_LOOKUP.get(text)
+def status_word(value: Any) -> str:
+    """A status cell as it is looked up: NFKC, case-folded, "_" and "-" as spaces, one space each."""
+    text = unicodedata.normalize("NFKC", str(value)).casefold().replace("_", " ").replace("-", " ")
+    return " ".join(text.split())
+
+
+def status_words() -> dict[str, tuple[str, ...]]:
+    """cpm's own status vocabulary, by status (for the README and `cpm config show`)."""
+    return dict(_STATUS_WORDS)
+
+
+def status_expected(word: str) -> str:
+    shown = word if len(word) <= 20 else word[:19] + "…"
+    example = shown if shown and shown.isprintable() else "word"
+    return (
+        "expected a status such as completed, refunded, cancelled or pending (已完成 / 已退款 / 已取消 / "
+        f'待付款); say what it means with --status-map "{example}=completed" or in cpm.toml '
+        "[import.status_words]"
+    )
+
+
+def parse_status(value: Any, words: Mapping[str, str] | None = None) -> str:
+    """The status a cell names: the owner's words (`status_word` keys) first, then cpm's own."""
+    text = status_word(value)
+    status = (words.get(text) if words else None) or _STATUS_LOOKUP.get(text)
     if status is None:
-        raise BadValue(STATUS_EXPECTED)
+        raise BadValue(status_expected(text))
     return status

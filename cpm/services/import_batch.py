@@ -93,6 +93,7 @@ def read_options_key(
             "map": sorted(options.column_map.items()),
             "dayfirst": options.dayfirst,
             "decimal_comma": options.decimal_comma,
+            "status_words": sorted(options.status_words.items()),
             "skip_invalid": skip_invalid,
         },
         ensure_ascii=False,

@@ -238,7 +238,7 @@ def _refund_updates(*, has_status: bool, has_refund: bool) -> dict[str, str]:
         return {
             "status": "orders.status",
             "refunded_amount": _REFUND_OF_STORED_STATUS,
-            "net_amount": "CASE WHEN orders.status = 'cancelled' THEN 0 "
+            "net_amount": "CASE WHEN orders.status IN ('cancelled', 'pending') THEN 0 "
             f"ELSE excluded.amount - ({_REFUND_OF_STORED_STATUS}) END",
         }
     if has_status:
@@ -248,14 +248,14 @@ def _refund_updates(*, has_status: bool, has_refund: bool) -> dict[str, str]:
         )
         return {
             "refunded_amount": refund,
-            "net_amount": "CASE WHEN excluded.status = 'cancelled' THEN 0 "
+            "net_amount": "CASE WHEN excluded.status IN ('cancelled', 'pending') THEN 0 "
             f"ELSE excluded.amount - ({refund}) END",
         }
     # The file says nothing of refunds: keep the stored status and refund, recompute net.
     return {
         "status": "orders.status",
         "refunded_amount": _CAPPED_STORED_REFUND,
-        "net_amount": "CASE WHEN orders.status = 'cancelled' THEN 0 "
+        "net_amount": "CASE WHEN orders.status IN ('cancelled', 'pending') THEN 0 "
         "WHEN orders.refunded_amount > excluded.amount THEN 0 "
         "ELSE excluded.amount - orders.refunded_amount END",
     }

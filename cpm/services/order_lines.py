@@ -2,8 +2,9 @@
 
 Rules (README, "Orders"): amounts, refunds and quantities add up; customer and date must agree
 on every line. The order's status is the liveliest of its lines (completed > refunded >
-cancelled). A refunded line without a refunded amount is refunded in full; so is a cancelled
-line inside an order that is otherwise live. A cancelled order's net amount is 0. An order may
+pending > cancelled). A refunded line without a refunded amount is refunded in full; so is a
+cancelled or pending line inside an order that is otherwise live. A cancelled or pending order's
+net amount is 0. An order may
 add up to no more than one cell may hold, so totals stay far inside SQLite's integers.
 """
 
@@ -15,18 +16,20 @@ from itertools import repeat
 from operator import add, gt, is_, itemgetter, mul, sub
 from typing import Any
 
-from cpm.io.values import CANCELLED, COMPLETED, NUMBER_LIMIT, REFUNDED
+from cpm.io.values import CANCELLED, COMPLETED, NUMBER_LIMIT, PENDING, REFUNDED
 from cpm.services.import_batch import ImportPass
 from cpm.services.rows import ParsedChunk
 
-_BIT = {None: 1, COMPLETED: 1, REFUNDED: 2, CANCELLED: 4}  # a blank status is completed
+_BIT = {None: 1, COMPLETED: 1, REFUNDED: 2, CANCELLED: 4, PENDING: 8}  # a blank status is completed
 # The order's status from the bits of its lines' statuses: the liveliest one.
 _STATUS_OF_BITS = [
-    COMPLETED if bits & 1 or not bits else REFUNDED if bits & 2 else CANCELLED for bits in range(8)
+    COMPLETED if bits & 1 or not bits else REFUNDED if bits & 2 else PENDING if bits & 8 else CANCELLED
+    for bits in range(16)
 ]
-_LIVE = {COMPLETED: 1, REFUNDED: 1, CANCELLED: 0}  # an order's status as a factor: 0 if cancelled
+# An order's status as a factor: 0 if cancelled or pending (awaiting payment: counted nowhere).
+_LIVE = {COMPLETED: 1, REFUNDED: 1, CANCELLED: 0, PENDING: 0}
 # A line refunds all of its amount when its status says so and it gives no refunded amount.
-_REFUNDS_ALL = {None: 0, COMPLETED: 0, REFUNDED: 1, CANCELLED: 1}
+_REFUNDS_ALL = {None: 0, COMPLETED: 0, REFUNDED: 1, CANCELLED: 1, PENDING: 1}
 ANOTHER_LINE_BAD = "another line of the same order is invalid"
 LARGEST_AMOUNT = "9,999,999,999,999.99"
 
@@ -83,7 +86,7 @@ class MergedOrders:
         return list(map(add, self.given_refunds, implied))
 
     def net_amounts(self, statuses: list[str], refunded: list[int]) -> list[int]:
-        """Amount less refunds; 0 for a cancelled order."""
+        """Amount less refunds; 0 for a cancelled or pending order."""
         return list(map(mul, map(sub, self.amounts, refunded), map(_LIVE.__getitem__, statuses)))
 
     def _new_order(self, order_no: str, row: int, customer_code: str | None, order_date: date | None) -> int:

@@ -106,7 +106,8 @@ def _parser_for(kind: str, options: ReadOptions) -> Callable[[Any], Any]:
     if kind == COUNT:
         return parse_count
     if kind == STATUS:
-        return parse_status
+        words = dict(options.status_words)
+        return lambda value: parse_status(value, words)
     if kind == POINTS:
         return parse_points
     raise AssertionError(f"unknown field kind {kind}")
