@@ -10,7 +10,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -263,7 +263,7 @@ def alembic_config(db: Database) -> AlembicConfig:
     return cfg
 
 
-_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(?:'([^']*)'|None)", re.MULTILINE)
+_REVISION = re.compile(r"""^(down_revision|revision)\b[^=]*=\s*(?:['"]([^'"]*)['"]|None)""", re.MULTILINE)
 
 
 @functools.cache
@@ -436,15 +436,28 @@ class CheckReport:
     integrity: list[str]
     foreign_key_problems: int
     counts: dict[str, int]
+    # Customer codes / order numbers stored in a form imports no longer produce: (table, stored
+    # code, its normal form or why it has none, whether another row holds that form).
+    odd_codes: list[tuple[str, str, str, bool]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.current == self.head and self.integrity == ["ok"] and self.foreign_key_problems == 0
+        return (
+            self.current == self.head
+            and self.integrity == ["ok"]
+            and self.foreign_key_problems == 0
+            and not self.odd_codes
+        )
 
     @property
     def hint(self) -> str | None:
         if self.current != self.head:
             return "Back up the file, then run `cpm db upgrade`."
+        if self.integrity == ["ok"] and self.foreign_key_problems == 0:
+            return (
+                "Join a customer stored twice with `cpm customer merge OLD NEW`; correct a code "
+                "imports cannot read in the source file, then import it again."
+            )
         return "Restore the file from a backup; then re-import the files listed by `cpm imports`."
 
     def lines(self) -> list[str]:
@@ -455,6 +468,16 @@ class CheckReport:
             f"foreign key problems: {self.foreign_key_problems}",
         ]
         lines += [f"{table}: {count:,}" for table, count in self.counts.items()]
+        if self.odd_codes:
+            lines.append(f"codes stored in a form imports no longer read: {len(self.odd_codes)}")
+        for table, code, normal, taken in self.odd_codes[:20]:
+            what = "customer" if table == "customers" else "order"
+            if taken:
+                lines.append(f"  {what} {code!r} reads as {normal!r}, which is another {what}")
+            else:
+                lines.append(f"  {what} {code!r}: {normal}")
+        if len(self.odd_codes) > 20:
+            lines.append(f"  … and {len(self.odd_codes) - 20:,} more")
         return lines
 
 
@@ -469,9 +492,34 @@ def check(db: Database) -> CheckReport:
             if db.is_sqlite:
                 integrity = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA integrity_check").fetchall()]
                 fk_problems = len(conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall())
+            tables = inspect(conn).get_table_names()
             for table in ("customers", "orders", "import_batches"):
-                if table in inspect(conn).get_table_names():
+                if table in tables:
                     counts[table] = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
+            odd = [
+                *(_odd_codes(conn, "customers", "customer_code") if "customers" in tables else []),
+                *(_odd_codes(conn, "orders", "order_no") if "orders" in tables else []),
+            ]
     except DBAPIError as exc:
         raise translate_db_error(exc, db) from exc
-    return CheckReport(db.label, current, head_revision(), integrity, fk_problems, counts)
+    return CheckReport(db.label, current, head_revision(), integrity, fk_problems, counts, odd)
+
+
+def _odd_codes(conn: Any, table: str, column: str) -> list[tuple[str, str, str, bool]]:
+    """Stored codes that are not in the form an import reads them in (see cpm.io.text)."""
+    from cpm.io.text import CodeError, normalise_code
+
+    stored = [str(code) for (code,) in conn.exec_driver_sql(f"SELECT {column} FROM {table}")]  # noqa: S608
+    taken = set(stored)
+    odd: list[tuple[str, str, str, bool]] = []
+    for code in stored:
+        if code.isascii() and code.isprintable() and code == code.strip():
+            continue  # the normal form of nearly every code: nothing to work out
+        try:
+            normal = normalise_code(code)
+        except CodeError as exc:
+            odd.append((table, code, str(exc), False))
+            continue
+        if normal != code:
+            odd.append((table, code, normal, normal in taken))
+    return odd

@@ -72,3 +72,45 @@ def test_the_head_revision_read_from_the_files_is_alembics() -> None:
 
     script = ScriptDirectory.from_config(database.alembic_config(Database("sqlite://", None)))
     assert database.head_revision() == script.get_current_head()
+
+
+def test_upgrading_gives_stored_codes_their_normal_form_and_check_lists_the_rest(tmp_path: Path) -> None:
+    from alembic import command
+
+    target = Database.from_option(str(tmp_path / "old.db"))
+    database.create_database_file(target)
+    config = database.alembic_config(target)
+    with database.get_engine(target).begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+        for number, code in enumerate(["\uff23001", " C002", "C003", "C003\u3000", "C\u200b4", "C005"], 1):
+            conn.exec_driver_sql("INSERT INTO customers (id, customer_code) VALUES (?, ?)", (number, code))
+        conn.exec_driver_sql(
+            "INSERT INTO orders (order_no, customer_id, order_date, amount, refunded_amount,"
+            " net_amount, status) VALUES ('\uff33１ ', 1, '2025-01-02', 1000, 0, 1000, 'completed')"
+        )
+    database.upgrade(target)
+    with database.get_engine(target).connect() as conn:
+        codes = [r[0] for r in conn.exec_driver_sql("SELECT customer_code FROM customers ORDER BY id")]
+        orders = [r[0] for r in conn.exec_driver_sql("SELECT order_no FROM orders")]
+    # Ｃ001 and ' C002' take their normal forms; 'C003　' cannot (C003 is another customer);
+    # a code with a zero-width space inside has no normal form.
+    assert codes == ["C001", "C002", "C003", "C003\u3000", "C\u200b4", "C005"]
+    assert orders == ["S1"]
+
+    report = database.check(target)
+    assert not report.ok
+    assert report.odd_codes == [
+        ("customers", "C003\u3000", "C003", True),
+        (
+            "customers",
+            "C\u200b4",
+            "holds an invisible character U+200B (ZERO WIDTH SPACE); retype the code without it "
+            "(codes are letters, digits and punctuation)",
+            False,
+        ),
+    ]
+    lines = report.lines()
+    assert "codes stored in a form imports no longer read: 2" in lines
+    assert "  customer 'C003\\u3000' reads as 'C003', which is another customer" in lines
+    assert report.hint is not None and "cpm customer merge" in report.hint
