@@ -8,7 +8,7 @@ DEMO_DB := demo.db
 DEMO_AS_OF := 2026-11-01
 QUICK ?=
 
-.PHONY: install demo test lint bench fmt migration clean
+.PHONY: install demo test lint bench fmt migration translations clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,16 @@ migration: $(INSTALLED)
 	$(BIN)/alembic -x db=sqlite:///.migration.db revision --autogenerate -m "$(m)"
 	rm -f .migration.db .migration.db-wal .migration.db-shm
 	$(BIN)/ruff format migrations
+
+# After marking texts with _() / N_() / ngettext: add them to the Chinese catalog (translate the
+# new entries in cpm/locale/zh/LC_MESSAGES/cpm.po), then run it again to compile cpm.mo.
+translations: $(INSTALLED)
+	$(BIN)/pybabel -q extract --no-location --sort-output -k _ -k N_ -k ngettext:1,2 \
+		-o .messages.pot cpm
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i .messages.pot \
+		-d cpm/locale -D cpm -l zh
+	$(BIN)/pybabel -q compile -d cpm/locale -D cpm -l zh
+	rm -f .messages.pot
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

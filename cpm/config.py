@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cpm.errors import ConfigError
+from cpm.i18n import parse_language
 from cpm.io.text import is_hidden
 from cpm.io.values import STATUSES, status_word
 
@@ -87,6 +88,7 @@ class Settings:
     expiry_months: int = 12
     # The owner's order status words ([import.status_words]): (word as looked up, status).
     status_words: tuple[tuple[str, str], ...] = ()
+    language: str | None = None  # en or zh; None: from CPM_LANG or the locale (cpm.i18n)
     source: str = field(default="built-in defaults", compare=False)
 
     def tier_multiplier(self, tier: str) -> Fraction:
@@ -95,6 +97,7 @@ class Settings:
     def as_dict(self) -> dict[str, Any]:
         """The settings in cpm.toml's own shape and units, for `cpm config show` and the hash."""
         return {
+            "language": self.language or "",
             "currency": self.currency,
             "window_days": self.window_days,
             "abc": {"a": _ratio_text(self.abc_a), "b": _ratio_text(self.abc_b)},
@@ -120,9 +123,10 @@ class Settings:
     def version(self) -> str:
         """A short hash of everything that changes results; recorded wherever results are stored.
 
-        How files are read ([import]) is not part of it: an import records how it read its file."""
+        How files are read ([import]) is not part of it: an import records how it read its file;
+        nor is the language of what people read."""
         rules = self.as_dict()
-        del rules["import"]
+        del rules["import"], rules["language"]
         blob = json.dumps(rules, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -304,6 +308,15 @@ class _Reader:
             raise self.fail(key, f"must be text, got {_shown.repr(value)}")
         return value.strip()
 
+    def language(self, key: str) -> str | None:
+        value = self.data.pop(key, "")
+        if value == "":
+            return None
+        chosen = parse_language(value) if isinstance(value, str) else None
+        if chosen is None:
+            raise self.fail(key, f'must be "zh", "en" or "" (from the locale), got {_shown.repr(value)}')
+        return chosen
+
     def done(self) -> None:
         for key in self.data:
             raise self.fail(key, "is not a cpm setting (a typo?)")
@@ -312,6 +325,7 @@ class _Reader:
 def settings_from(data: dict[str, Any], *, source: str) -> Settings:
     top = _Reader(source, data)
     defaults = Settings()
+    language = top.language("language")
     currency = top.text("currency", defaults.currency).upper()
     if len(currency) > 8:
         raise top.fail(
@@ -384,6 +398,7 @@ def settings_from(data: dict[str, Any], *, source: str) -> Settings:
         programme_start=start,
         expiry_months=expiry_months,
         status_words=status_words,
+        language=language,
         source=source,
     )
 
@@ -447,6 +462,10 @@ def default_file_text() -> str:
     lines = [
         "# cpm settings. Every key is optional; delete one to use its default.",
         "# `cpm config show` prints the effective settings and their version hash.",
+        "",
+        '# The language of reports, summaries and messages: "zh" (中文), "en", or "" to follow',
+        "# CPM_LANG or the locale (zh_* is Chinese). --lang overrides it for one command.",
+        'language = ""',
         "",
         "# Currency code, used for display only (money is stored in minor units).",
         f'currency = "{d.currency}"',

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cpm import db as database
+from cpm import i18n
 from cpm.cli.main import app
 from cpm.db import Database
 
@@ -22,6 +23,10 @@ os.environ["COLUMNS"] = "200"
 os.environ["NO_COLOR"] = "1"
 os.environ.pop("CPM_DB", None)
 os.environ.pop("CPM_CONFIG", None)
+# Tests read cpm in English unless they ask for another language.
+for _name in ("CPM_LANG", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +35,7 @@ def _fresh_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("CPM_CONFIG", raising=False)
     yield
     database.dispose_engines()
+    i18n.use(i18n.ENGLISH)
 
 
 def fresh_database(folder: Path, name: str = "shop.db") -> Database:

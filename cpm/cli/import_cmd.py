@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
-from cpm.cli import render
+from cpm.cli import order_cmd, render
 from cpm.cli.report_cmd import quoted_argument
 from cpm.cli.state import State
 from cpm.config import MAX_STATUS_WORD
@@ -23,7 +23,7 @@ from cpm.io.rejects import rejects_path, write_rejects
 from cpm.io.sheets import check_readable_file, file_sha256, open_sheet
 from cpm.io.text import is_hidden
 from cpm.io.values import STATUSES, status_word
-from cpm.services import importing
+from cpm.services import import_undo, importing
 from cpm.services.fields import FIELDS_BY_KIND
 from cpm.services.rows import ReadOptions
 
@@ -52,7 +52,12 @@ EncodingOpt = Annotated[
 DayFirstOpt = Annotated[bool, typer.Option("--dayfirst", help="Read 05/01/2024 as 5 January.")]
 DecimalCommaOpt = Annotated[bool, typer.Option("--decimal-comma", help="Read 1.234,50 as 1234.50.")]
 SkipInvalidOpt = Annotated[
-    bool, typer.Option("--skip-invalid", help="Import the good rows; write the bad ones to FILE.rejects.csv.")
+    bool,
+    typer.Option(
+        "--skip-invalid",
+        help="Import the good rows; write the bad ones to FILE.rejects.csv next to FILE "
+        "(订单.xlsx → 订单.xlsx.rejects.csv). With --dry-run, list them instead.",
+    ),
 ]
 StatusMapOpt = Annotated[
     list[str] | None,
@@ -61,6 +66,14 @@ StatusMapOpt = Annotated[
         help='Say what a status word means: --status-map "已发货=completed" (repeatable; completed, '
         "refunded, cancelled or pending). Over [import.status_words] in cpm.toml and cpm's own words.",
         show_default=False,
+    ),
+]
+RestoreForgottenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--restore-forgotten",
+        help="Write the file's name, phone, e-mail, city, birthday and tags of customers erased by "
+        "`cpm customer forget` (they are no longer forgotten) [default: leave them erased].",
     ),
 ]
 DryRunOpt = Annotated[
@@ -116,6 +129,28 @@ def _encoding(name: str | None) -> str | None:
         ) from None
 
 
+def progress_total(sheet_rows: int) -> int:
+    """The data rows to expect in a sheet of `sheet_rows` rows: all but the header."""
+    return max(sheet_rows - 1, 1)
+
+
+def progress_callback(bar: Progress, task: TaskID, total: int) -> Callable[[int], None]:
+    """Moves the bar to the rows read so far. A title row above the header, blank lines and
+    totals rows make the rows read fewer than expected; a count beyond the total grows the total,
+    so the bar never shows more done than in all."""
+    shown = total
+
+    def advance(done: int) -> None:
+        nonlocal shown
+        if done > shown:
+            shown = done
+            bar.update(task, total=shown, completed=done)
+        else:
+            bar.update(task, completed=done)
+
+    return advance
+
+
 @contextmanager
 def _progress(quiet: bool, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
     if quiet or not sys.stderr.isatty():
@@ -123,8 +158,9 @@ def _progress(quiet: bool, total: int, label: str) -> Iterator[Callable[[int], N
         return
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=render.err, transient=True) as bar:
-        task = bar.add_task(label, total=max(total - 1, 1))
-        yield lambda done: bar.update(task, completed=done)
+        expected = progress_total(total)
+        task = bar.add_task(label, total=expected)
+        yield progress_callback(bar, task, expected)
 
 
 def _run_import(
@@ -140,6 +176,7 @@ def _run_import(
     skip_invalid: bool,
     dry_run: bool,
     status_map: list[str] | None = None,
+    restore_forgotten: bool = False,
 ) -> None:
     state: State = ctx.obj
     mapping = _column_map(kind, column_map)
@@ -158,7 +195,7 @@ def _run_import(
         repeated = importing.repeat_of_last_import(
             session, kind=kind, path=file, sha256=sha256, read_options=read_as
         )
-    if repeated is not None:
+    if repeated is not None and not restore_forgotten:  # restoring reads the file again
         if not state.quiet:
             render.import_summary(repeated, dry_run=dry_run, rejects_file=None)
         return
@@ -181,6 +218,7 @@ def _run_import(
             skip_invalid=skip_invalid,
             progress=progress,
             read_options=read_as,
+            restore_forgotten=restore_forgotten,
         )
         with session_scope(state.db, write=True, dry_run=dry_run) as session:
             summary = action(session, request)
@@ -250,7 +288,37 @@ def _import_command(kind: str, doc: str) -> Callable[..., None]:
             status_map=status_map,
         )
 
-    chosen = orders_command if kind == "orders" else command
+    def customers_command(
+        ctx: typer.Context,
+        file: FileArg,
+        sheet: SheetOpt = None,
+        encoding: EncodingOpt = None,
+        column_map: MapOpt = None,
+        dayfirst: DayFirstOpt = False,
+        decimal_comma: DecimalCommaOpt = False,
+        skip_invalid: SkipInvalidOpt = False,
+        dry_run: DryRunOpt = False,
+        restore_forgotten: RestoreForgottenOpt = False,
+    ) -> None:
+        _run_import(
+            ctx,
+            kind,
+            file,
+            sheet=sheet,
+            encoding=encoding,
+            column_map=column_map,
+            dayfirst=dayfirst,
+            decimal_comma=decimal_comma,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            restore_forgotten=restore_forgotten,
+        )
+
+    chosen: Callable[..., None] = command
+    if kind == "orders":
+        chosen = orders_command
+    elif kind == "customers":
+        chosen = customers_command
     chosen.__doc__ = doc
     return chosen
 
@@ -287,14 +355,90 @@ app.command("points")(
 )
 
 
+imports_app = typer.Typer(
+    help="List recorded imports (`cpm imports`), or take one back (`cpm imports undo N`)."
+)
+
+
+@imports_app.callback(invoke_without_command=True)
 def imports(
     ctx: typer.Context,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, max=1_000_000_000, help="Show only the newest N.")
     ] = None,
 ) -> None:
-    """List recorded imports, newest first: file, SHA-256 and what each one did."""
+    """List recorded imports, newest first: file, SHA-256 and what each one did (undone ones
+    marked as such); `cpm imports undo N` takes import N back."""
+    if ctx.invoked_subcommand is not None:
+        return
     state: State = ctx.obj
     with session_scope(state.db) as session:
         batches = importing.list_imports(session, limit=limit)
         render.imports_table(batches)
+
+
+@imports_app.command("undo")
+def undo(
+    ctx: typer.Context,
+    batch: Annotated[
+        int,
+        typer.Argument(
+            metavar="N",
+            min=1,
+            max=1_000_000_000,
+            help="The import's number (# in `cpm imports`).",
+            show_default=False,
+        ),
+    ],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the correction).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what the undo would do; write nothing.")
+    ] = False,
+) -> None:
+    """Take back import N: rows it created are removed, rows it changed get their earlier values,
+    opening points it posted are reversed. Refused while a later import depends on it."""
+    state: State = ctx.obj
+    why = order_cmd.checked_reason(reason, required=False)
+    with session_scope(state.db, write=True, dry_run=dry_run) as session:
+        summary = import_undo.undo_import(session, batch, reason=why, today=date.today())
+    if not state.quiet:
+        render.message(undo_text(summary, dry_run=dry_run))
+
+
+def _rows(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def undo_text(summary: import_undo.UndoSummary, *, dry_run: bool) -> str:
+    """What an undo did (or would do), in one paragraph."""
+    parts: list[str] = []
+    deleted = [
+        _rows(summary.deleted.get(t, 0), n) for t, n in (("orders", "order"), ("customers", "customer"))
+    ]
+    kept = [
+        _rows(summary.marked_removed.get(t, 0), n)
+        for t, n in (("orders", "order"), ("customers", "customer"))
+    ]
+    restored = [
+        _rows(summary.restored.get(t, 0), n) for t, n in (("orders", "order"), ("customers", "customer"))
+    ]
+    parts.append(f"{'would delete' if dry_run else 'deleted'} {' and '.join(deleted)} it created")
+    if any(summary.marked_removed.values()):
+        parts.append(
+            f"{'would keep' if dry_run else 'kept'} {' and '.join(kept)} marked removed "
+            "(the ledger or a correction names them; no report or award counts them)"
+        )
+    parts.append(f"{'would give' if dry_run else 'gave'} {' and '.join(restored)} back their earlier values")
+    if summary.points_reversed:
+        parts.append(
+            f"{'would reverse' if dry_run else 'reversed'} "
+            f"{_rows(summary.points_reversed, 'opening-points row')} ({summary.points:+,} points)"
+        )
+    what = f"import {summary.batch_id} ({summary.kind}, {summary.file_name})"
+    head = f"{'Would undo' if dry_run else 'Undid'} {what}: "
+    tail = (
+        " (dry run: nothing was written)"
+        if dry_run
+        else ". Run `cpm award` to take back the points of orders that are gone or changed."
+    )
+    return head + "; ".join(parts) + tail

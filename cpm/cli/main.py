@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,14 +15,15 @@ from typer._click.core import Context as ClickContext
 from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
-from cpm import __version__
-from cpm.cli import config_cmd, db_cmd, import_cmd, points_cmd, render, report_cmd
+from cpm import __version__, i18n
+from cpm.cli import config_cmd, customer_cmd, db_cmd, import_cmd, order_cmd, points_cmd, render, report_cmd
+from cpm.cli.report_cmd import quoted_argument
 from cpm.cli.state import State
 from cpm.db import Database, dispose_engines, translate_db_error
 from cpm.errors import CpmError
 
 GLOBAL_FLAGS = frozenset({"--quiet", "-q"})
-GLOBAL_WITH_VALUE = frozenset({"--db", "--config"})
+GLOBAL_WITH_VALUE = frozenset({"--db", "--config", "--lang"})
 
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:
@@ -131,24 +133,45 @@ def main(
         typer.Option("--config", envvar="CPM_CONFIG", help="Settings file [default: ./cpm.toml if present]."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="zh|en",
+            envvar="CPM_LANG",
+            help="Language of what cpm prints: zh (中文) or en [default: language in cpm.toml, else the "
+            "locale: zh_* is Chinese].",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
     ] = False,
 ) -> None:
     """Customer performance management for small shops."""
-    ctx.obj = State(db=Database.from_option(db), config_path=config, quiet=quiet)
+    chosen = None
+    if lang is not None:
+        chosen = i18n.parse_language(lang)
+        if chosen is None:
+            raise typer.BadParameter(
+                f"{quoted_argument(lang)} is not a language cpm speaks; use zh or en", param_hint="--lang"
+            )
+    state = State(db=Database.from_option(db), config_path=config, quiet=quiet)
+    ctx.obj = state
+    i18n.use(chosen or state.configured_language() or i18n.language_of_locale(os.environ))
 
 
 app.command("init")(db_cmd.init)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(import_cmd.app, name="import")
-app.command("imports")(import_cmd.imports)
+app.add_typer(import_cmd.imports_app, name="imports")
 app.command("report")(report_cmd.report)
-app.add_typer(report_cmd.customer_app, name="customer")
+app.add_typer(customer_cmd.app, name="customer")
 app.add_typer(config_cmd.app, name="config")
 app.command("award")(points_cmd.award)
 app.add_typer(points_cmd.app, name="points")
+app.add_typer(order_cmd.app, name="order")
 
 
 def run() -> None:

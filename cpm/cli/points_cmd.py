@@ -114,6 +114,7 @@ def balance(
             positions.setdefault(customer.id, ledger.Position(0, 0, 0, None))
         else:
             positions = ledger.positions(session, on=today, until=until)
+            positions = {cid: p for cid, p in positions.items() if cid in customers}  # not removed ones
     rows = [
         {
             "code": customers[cid].code,
@@ -283,8 +284,9 @@ def expiring(
     today = date.today()
     until = today + timedelta(days=_days(within))
     with session_scope(state.db) as session:
-        lots = ledger.expiring(session, on=today, until=until)
         customers = all_customers(session)
+        lots = ledger.expiring(session, on=today, until=until)
+        lots = [lot for lot in lots if lot.customer_id in customers]  # not removed ones
     rows = [
         {
             "code": customers[lot.customer_id].code,

@@ -150,7 +150,29 @@ def message(text: str) -> None:
     err.print(text, markup=False)
 
 
+TOTALS_ROWS_SHOWN = 5
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def totals_rows_line(rows: list[tuple[int, str]], *, only: bool = False) -> str:
+    """`skipped 1 totals row: row 2994 (合计)`; for many, the first few and how many more.
+
+    `only`: the sheet has no other rows (`No data rows: only totals rows (row 2: 合计)`)."""
+    more = len(rows) - TOTALS_ROWS_SHOWN
+    rest = f" and {more:,} more" if more > 0 else ""
+    if only:
+        shown = ", ".join(f"row {number}: {label}" for number, label in rows[:TOTALS_ROWS_SHOWN])
+        return f"No data rows: only totals rows ({shown}{rest}). Nothing to import."
+    shown = ", ".join(f"row {number} ({label})" for number, label in rows[:TOTALS_ROWS_SHOWN])
+    return f"Skipped {_plural(len(rows), 'totals row')}: {shown}{rest}"
+
+
 def import_summary(summary: ImportSummary, *, dry_run: bool, rejects_file: str | None) -> None:
+    """The counts of an import; under --dry-run what it would do ("would insert"), and the rows
+    --skip-invalid would leave out, listed instead of written to a rejects file."""
     noun = summary.kind
     where = f"{summary.file_name}" + (f" (sheet {summary.sheet})" if summary.sheet else "")
     head = "Checked" if dry_run else "Imported"
@@ -161,13 +183,22 @@ def import_summary(summary: ImportSummary, *, dry_run: bool, rejects_file: str |
     table.add_row("rows read", f"{summary.rows_read:,}")
     if noun == "orders":
         table.add_row("orders in file", f"{summary.records:,}")
-    table.add_row("inserted", f"{summary.inserted:,}")
-    table.add_row("updated", f"{summary.updated:,}")
+    table.add_row("would insert" if dry_run else "inserted", f"{summary.inserted:,}")
+    table.add_row("would update" if dry_run else "updated", f"{summary.updated:,}")
     table.add_row("unchanged", f"{summary.unchanged:,}")
-    table.add_row("rejected rows", f"{summary.rejected_rows:,}")
+    table.add_row("would reject rows" if dry_run else "rejected rows", f"{summary.rejected_rows:,}")
     if noun == "orders":
-        table.add_row("new customers", f"{summary.customers_created:,}")
+        table.add_row(
+            "would create customers" if dry_run else "new customers", f"{summary.customers_created:,}"
+        )
     out.print(table)
+    if summary.totals_rows:
+        message(totals_rows_line(summary.totals_rows, only=summary.rows_read == 0))
+    if summary.merged_ranges:
+        message(
+            f"Filled {_plural(summary.merged_ranges, 'merged range')}: each cell of a merged range "
+            "holds the range's value."
+        )
     if summary.ignored_columns:
         message("Ignored columns: " + ", ".join(summary.ignored_columns))
     if summary.repeat_of is not None:
@@ -180,8 +211,14 @@ def import_summary(summary: ImportSummary, *, dry_run: bool, rejects_file: str |
         message(f"Note: this exact file was imported before (import #{first_id}, {first_at:%Y-%m-%d %H:%M}).")
     if rejects_file:
         message(f"{summary.rejected_rows} bad row(s) written to {rejects_file}")
+    elif dry_run and summary.rejects:
+        message(f"Would reject {_plural(summary.rejected_rows, 'row')} (a dry run writes no rejects file):")
+    if rejects_file or (dry_run and summary.rejects):
         for problem in summary.problems[:MAX_PROBLEMS_SHOWN]:
             message(f"  {problem.describe(summary.file_name)}")
+        hidden = len(summary.problems) - MAX_PROBLEMS_SHOWN
+        if hidden > 0:
+            message(f"  … and {hidden:,} more")
     if dry_run:
         message("Dry run: nothing was written.")
 
@@ -198,12 +235,14 @@ def imports_table(batches: list[ImportBatch]) -> None:
                 f"#{b.id} {b.imported_at:%Y-%m-%d %H:%M} UTC {b.kind} {where}: read {b.rows_read:,}, "
                 f"new {b.inserted:,}, changed {b.updated:,}, same {b.unchanged:,}, rejected {b.rejected:,}"
                 + (f", new customers {b.customers_created:,}" if b.customers_created else "")
-                + f" (sha256 {b.sha256[:12]})",
+                + f" (sha256 {b.sha256[:12]})"
+                + (f" — undone {b.undone_at:%Y-%m-%d %H:%M} UTC" if b.undone_at else ""),
                 markup=False,
             )
         return
+    undone = any(b.undone_at for b in batches)
     table = Table(title="Imports", title_justify="left")
-    for name, justify in (
+    columns: list[tuple[str, JustifyMethod]] = [
         ("#", "right"),
         ("when (UTC)", "left"),
         ("kind", "left"),
@@ -215,8 +254,11 @@ def imports_table(batches: list[ImportBatch]) -> None:
         ("rejected", "right"),
         ("new cust.", "right"),
         ("sha256", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    ]
+    if undone:
+        columns.append(("undone (UTC)", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True)
     for b in batches:
         table.add_row(
             str(b.id),
@@ -230,5 +272,6 @@ def imports_table(batches: list[ImportBatch]) -> None:
             f"{b.rejected:,}",
             f"{b.customers_created:,}",
             b.sha256[:12],
+            *((f"{b.undone_at:%Y-%m-%d %H:%M}" if b.undone_at else "",) if undone else ()),
         )
     out.print(table)

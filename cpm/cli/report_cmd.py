@@ -1,4 +1,4 @@
-"""`cpm report [kpis|segments|customers|at-risk|cohorts|trend|clv]` and `cpm customer show CODE`."""
+"""`cpm report [kpis|segments|customers|at-risk|cohorts|trend|clv]`, and the options reports share."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from cpm.config import MAX_DAYS
 from cpm.db import session_scope
 from cpm.errors import CpmError
 from cpm.services import reports
-from cpm.services.customers import TIER_NAMES
 from cpm.services.kpis import period_kpis
 from cpm.services.reports import ReportOptions
 
@@ -359,116 +358,3 @@ def report(
                 emit_json({"as_of": options.as_of.isoformat(), "periods": report_data.trend_rows(trend)})
             else:
                 emit_csv(report_data.trend_rows(trend))
-
-
-customer_app = typer.Typer(help="One customer's card.", no_args_is_help=True)
-
-
-@customer_app.command("show")
-def show(
-    ctx: typer.Context,
-    code: Annotated[str, typer.Argument(metavar="CODE", help="The customer code.")],
-    as_of: AsOf = None,
-    window_days: WindowDays = None,
-    all_time: AllTime = False,
-    output: FormatOpt = Format.table,
-) -> None:
-    """Details, KPIs, ABC class, RFM scores and segment, tier and its history, churn status, last orders."""
-    state: State = ctx.obj
-    settings = state.settings
-    options = options_from(state, as_of=as_of, window_days=window_days, all_time=all_time)
-    with session_scope(state.db, write=True) as session:
-        card = reports.customer_card(session, settings, options, code)
-        alive = p_alive_by_customer(session, options, note=False)
-        data = report_data.with_p_alive(report_data.customer_data(card.row), alive.get(card.row.info.id))
-        data["phone"] = card.customer.phone
-        data["email"] = card.customer.email
-        data["joined_on"] = card.customer.joined_on.isoformat() if card.customer.joined_on else None
-        data["birthday"] = card.customer.birthday.isoformat() if card.customer.birthday else None
-        history = [
-            {
-                "effective_on": h.effective_on.isoformat(),
-                "tier": h.tier,
-                "previous_tier": h.previous_tier,
-                "spend": report_data.money(h.spend),
-            }
-            for h in card.history
-        ]
-        orders = [
-            {
-                "order_no": o.order_no,
-                "order_date": o.order_date.isoformat(),
-                "amount": report_data.money(o.amount),
-                "net_amount": report_data.money(o.net_amount),
-                "status": o.status,
-            }
-            for o in card.last_orders
-        ]
-    if output is Format.json:
-        emit_json(
-            {
-                "as_of": options.as_of.isoformat(),
-                "customer": data,
-                "tier_history": history,
-                "last_orders": orders,
-            }
-        )
-        return
-    if output is Format.csv:
-        emit_csv([data])
-        return
-    out = render.out
-    out.print(
-        render.styled(
-            (data["code"], "bold"),
-            f" {data['name'] or ''} — {TIER_NAMES[card.row.tier]}, class {data['abc']}",
-        )
-    )
-    for label, key in (
-        ("city", "city"),
-        ("sales rep", "sales_rep"),
-        ("phone", "phone"),
-        ("email", "email"),
-        ("joined", "joined_on"),
-        ("birthday", "birthday"),
-        ("first order", "first_order"),
-        ("last order", "last_order"),
-        ("orders (window)", "window_orders"),
-        ("lifetime orders", "lifetime_orders"),
-    ):
-        out.print(f"  {label:<18}{data[key] if data[key] is not None else report_render.DASH}", markup=False)
-    out.print(
-        f"  {'spend (window)':<18}{report_render.show_money(card.row.window_revenue, settings)}", markup=False
-    )
-    out.print(
-        f"  {'lifetime spend':<18}{report_render.show_money(card.row.lifetime_revenue, settings)}",
-        markup=False,
-    )
-    if card.row.rfm:
-        rfm = card.row.rfm
-        out.print(f"  {'RFM':<18}R{rfm.r} F{rfm.f} M{rfm.m} — {rfm.segment}", markup=False)
-    rhythm = card.row.rhythm
-    if rhythm:
-        gap = f"{float(rhythm.median_gap):g} days" if rhythm.median_gap is not None else "one purchase day"
-        out.print(
-            f"  {'status':<18}{rhythm.status.replace('_', ' ')} "
-            f"({rhythm.days_since_last} days since the last "
-            f"order; usual gap {gap})",
-            markup=False,
-        )
-        alive_text = report_render.DASH if data["p_alive"] is None else f"{data['p_alive']:.2f}"
-        out.print(f"  {'P(alive)':<18}{alive_text} (BG/NBD)", markup=False)
-    if history:
-        out.print("  tier history:")
-        for h in history:
-            out.print(
-                f"    {h['effective_on']}  {h['previous_tier']} → {h['tier']} (spend {h['spend']})",
-                markup=False,
-            )
-    if orders:
-        out.print("  last orders:")
-        for o in orders:
-            out.print(
-                f"    {o['order_date']}  {o['order_no']:<16} {o['net_amount']:>10}  {o['status']}",
-                markup=False,
-            )

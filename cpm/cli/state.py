@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cpm.config import Settings, load_settings
 from cpm.db import Database
+from cpm.errors import ConfigError
 
 
 @dataclass
@@ -22,3 +23,12 @@ class State:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
         return self._settings
+
+    def configured_language(self) -> str | None:
+        """`language` in cpm.toml; None when it says nothing, or when the file cannot be read (the
+        command that needs the settings says why)."""
+        try:
+            return self.settings.language
+        except ConfigError:
+            self._settings = None
+            return None

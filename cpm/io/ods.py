@@ -26,17 +26,22 @@ _HOLDS = re.compile(
     rb"table:formula="
 )
 _ERROR = re.compile(rb'calcext:value-type="error"')
+_ROWS_SPANNED = re.compile(rb'table:number-rows-spanned="([0-9]+)"')
+_COLUMNS_SPANNED = re.compile(rb'table:number-columns-spanned="([0-9]+)"')
 _MAX_COLUMNS = 16384  # calamine reads no cell past column XFD, however often it is repeated
 _ENTITIES = {b"&amp;": b"&", b"&lt;": b"<", b"&gt;": b">", b"&quot;": b'"', b"&apos;": b"'"}
 
 
 @dataclass
 class OdsTable:
-    """One sheet: the extent of its cells, and its error cells (0-based row -> column spans)."""
+    """One sheet: the extent of its cells, its error cells (0-based row -> column spans), and its
+    merged ranges as calamine gives an .xlsx's: ((first row, first column), (last row, last
+    column)), 0-based (calamine gives none for an .ods)."""
 
     name: str
     extent: Extent | None = None
     errors: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    merges: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
 
 
 def _unescape(raw: bytes) -> str:
@@ -96,6 +101,11 @@ def read_tables(path: Path) -> list[OdsTable]:
         if closing:
             continue
         width = _repeats(_COLUMNS_REPEATED, attributes)
+        if name == b"table-cell" and b"-spanned=" in attributes and column < _MAX_COLUMNS:
+            down, across = _repeats(_ROWS_SPANNED, attributes), _repeats(_COLUMNS_SPANNED, attributes)
+            if down > 1 or across > 1:
+                last_column = min(column + across, _MAX_COLUMNS) - 1
+                table.merges.append(((row, column), (row + down - 1, last_column)))
         if column < _MAX_COLUMNS and _HOLDS.search(attributes):
             last_row, last_column = row + row_repeats - 1, min(column + width, _MAX_COLUMNS) - 1
             if bounds:

@@ -12,7 +12,9 @@ from cpm.io.files import atomic_output
 
 
 def rejects_path(source: Path) -> Path:
-    return source.with_name(f"{source.stem}.rejects.csv")
+    """Next to the imported file, named after all of its name: 订单.xlsx → 订单.xlsx.rejects.csv
+    (so 订单.xlsx and 订单.csv never share one)."""
+    return source.with_name(f"{source.name}.rejects.csv")
 
 
 def _cell(value: Any) -> str:

@@ -21,6 +21,7 @@ import python_calamine as calamine
 from cpm.errors import InvalidInput, NotFound
 from cpm.io.delimited import read_records
 from cpm.io.extent import MAX_SHEET_CELLS, column_letters, xlsx_sheet_extent
+from cpm.io.merged import MergedRanges
 from cpm.io.ods import OdsTable, read_tables
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
@@ -43,13 +44,16 @@ _DAMAGED_HINT = "Open it in Excel and save it again, or export it once more."
 
 @dataclass
 class Sheet:
-    """Rows of one worksheet: (row number as Excel shows it, raw cells)."""
+    """Rows of one worksheet: (row number as Excel shows it, raw cells).
+
+    Every cell of a merged range holds the range's value, as a person sees it (cpm.io.merged)."""
 
     file_name: str
     name: str | None  # None for CSV/TSV, which have no sheets
     rows: Iterator[tuple[int, list[Any]]]
-    total_rows: int
+    total_rows: int  # rows up to the last one holding a value, the header and any title included
     text_only: bool = False  # every cell is a str (a CSV/TSV file), so no cell's type need be checked
+    merges: MergedRanges | None = None  # the sheet's merged ranges, filled as the rows are read
 
     def place(self) -> str:
         return f"{self.file_name}, sheet {self.name}" if self.name else self.file_name
@@ -229,22 +233,28 @@ def _open_workbook(path: Path, sheet: str | None, head: bytes) -> Sheet:
     _refuse_huge_sheet(path, chosen)
     try:
         worksheet = workbook.get_sheet_by_name(chosen)
-        total = worksheet.total_height
+        total = worksheet.end[0] + 1 if worksheet.end else 0  # rows are read from the first one
         cells = worksheet.iter_rows()
         first_column = worksheet.start[1] if worksheet.start else 0
+        width = worksheet.end[1] + 1 - first_column if worksheet.end else 0  # the cells of each row
+        corners = worksheet.merged_cell_ranges  # None for an .ods, whose spans are read below
     except BaseException as exc:  # calamine raises its own types, some not exported, and panics
         if not isinstance(exc, Exception) and not _is_reader_panic(exc):
             raise
         raise InvalidInput(
             f"{path.name}, sheet {chosen}: cannot be read ({_short(exc)})", hint=_DAMAGED_HINT
         ) from exc
-    errors = next((t.errors for t in ods_tables or [] if t.name == chosen), None)
-    if errors:
-        cells = _errors_blanked(cells, errors, first_column)
+    table = next((t for t in ods_tables or [] if t.name == chosen), None)
+    if table is not None and table.errors:
+        cells = _errors_blanked(cells, table.errors, first_column)
+    if table is not None and not corners:
+        corners = table.merges
+    merges = MergedRanges.from_corners(corners or (), first_column=first_column, width=width)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
+        numbered = enumerate(cells, start=1)
         try:
-            yield from enumerate(cells, start=1)
+            yield from merges.fill(numbered) if merges is not None else numbered
         except BaseException as exc:
             if not isinstance(exc, Exception) and not _is_reader_panic(exc):
                 raise
@@ -252,7 +262,7 @@ def _open_workbook(path: Path, sheet: str | None, head: bytes) -> Sheet:
                 f"{path.name}, sheet {chosen}: the file is damaged ({_short(exc)})", hint=_DAMAGED_HINT
             ) from exc
 
-    return Sheet(file_name=path.name, name=chosen, rows=rows(), total_rows=total)
+    return Sheet(file_name=path.name, name=chosen, rows=rows(), total_rows=total, merges=merges)
 
 
 def _errors_blanked(

@@ -17,6 +17,7 @@ from itertools import compress, repeat
 from operator import eq, mul, not_, truediv
 from typing import Any
 
+from cpm.i18n import N_
 from cpm.io.cells import BadValue as BadValue
 from cpm.io.cells import is_blank as is_blank
 from cpm.io.cells import number_text, refuse_not_finite
@@ -267,6 +268,13 @@ def parse_points(value: Any) -> int:
 
 COMPLETED, REFUNDED, CANCELLED, PENDING = "completed", "refunded", "cancelled", "pending"
 STATUSES = (COMPLETED, REFUNDED, CANCELLED, PENDING)
+# How a status is named to a person (translated where it is shown).
+STATUS_LABELS = {
+    COMPLETED: N_("completed"),
+    REFUNDED: N_("refunded"),
+    CANCELLED: N_("cancelled"),
+    PENDING: N_("pending"),
+}
 # What shop, marketplace and web-shop exports say (Taobao/Tmall, JD, Pinduoduo, Youzan, WeChat
 # mini-shops, Shopify, WooCommerce …). Paid and on its way counts as completed; a refund in
 # progress counts as it stands until the refund arrives; awaiting payment, on hold or failed is

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from cpm.config import Settings
 from cpm.errors import CpmError
-from cpm.models import AwardRun, Customer, ImportBatch, Order, PointsEntry, TierChange
+from cpm.models import AwardRun, Correction, Customer, ImportBatch, Order, PointsEntry, TierChange
 from cpm.services import bulk, ledger
 from cpm.services.customers import Window, tier_for, window_spend
 from cpm.services.ledger import EARN, EXPIRE, REVERSE, add_months
@@ -205,15 +205,20 @@ def _newest_tier_change(session: Session) -> int:
     return int(session.exec(select(func.max(TierChange.id))).one() or 0)
 
 
-def _unchanged_since(last: AwardRun | None, *, version: str, import_mark: int) -> date | None:
+def _unchanged_since(
+    last: AwardRun | None, *, version: str, import_mark: int, corrected: datetime | None
+) -> date | None:
     """The as-of date of the last award if nothing it depended on has changed since, else None.
 
-    An award's postings for an order depend only on the orders and customers (changed only by
-    imports) and on the rules. If neither changed since the last award, every order dated before
-    that award's as-of date was examined then with exactly what is stored now, so only orders
-    dated on or after it can need anything.
+    An award's postings for an order depend only on the orders and customers (changed by
+    imports and by corrections: a merge moves orders, an edit changes a birthday) and on the
+    rules. If none changed since the last award, every order dated before that award's as-of
+    date was examined then with exactly what is stored now, so only orders dated on or after it
+    can need anything. `corrected`: when the newest correction was made.
     """
     if last is None or last.rules_version != version or last.last_import_id != import_mark:
+        return None
+    if corrected is not None and corrected.replace(tzinfo=None) >= last.created_at.replace(tzinfo=None):
         return None
     return last.as_of
 
@@ -338,16 +343,19 @@ class _Earning:
                 CUSTOMERS.id.in_(ids[start : start + 500])
             )
             self.info.update({int(cid): (code, birthday) for cid, code, birthday in session.execute(query)})
-        # Customers granted a bonus once (even if taken back since): never granted again.
-        self.with_bonus = set(
-            session.exec(
+        # Customers granted a bonus once (even if taken back since, or granted to a customer
+        # merged into them since): never granted again.
+        merged = ledger.merged_customers(session)
+        self.with_bonus = {
+            merged.get(cid, cid)
+            for cid in session.exec(
                 select(PointsEntry.customer_id).where(
                     col(PointsEntry.kind) == EARN,
                     col(PointsEntry.factor).is_(None),
                     col(PointsEntry.order_id).is_not(None),
                 )
             ).all()
-        )
+        }
         self.factors: dict[tuple[str, bool], tuple[Fraction, str]] = {}
         for tier, multiplier in settings.tier_multipliers:
             for birthday_month in (False, True):
@@ -436,7 +444,10 @@ class _Held:
 
 
 def _held(session: Session, order_ids: list[int]) -> dict[int, _Held]:
+    """The points rows of the orders, each counted for the customer it now belongs to: the rows of
+    a merged-away customer count for the customer it was merged into, who holds its points."""
     result: dict[int, _Held] = {}
+    merged = ledger.merged_customers(session)
     for start in range(0, len(order_ids), 500):
         chunk = order_ids[start : start + 500]
         query = (
@@ -451,7 +462,8 @@ def _held(session: Session, order_ids: list[int]) -> dict[int, _Held]:
             .where(col(PointsEntry.order_id).in_(chunk))
             .order_by(col(PointsEntry.id))
         )
-        for order_id, customer_id, points, factor, key, kind in session.execute(query):
+        for order_id, posted_for, points, factor, key, kind in session.execute(query):
+            customer_id = merged.get(posted_for, posted_for)
             held = result.setdefault(int(order_id), _Held())
             if factor is None:  # a first-order bonus, or its taking back
                 granted, net = held.bonuses.get(customer_id, ("", 0))
@@ -608,7 +620,8 @@ def award(session: Session, settings: Settings, *, as_of: date) -> AwardSummary:
     poster = _Poster(session, settings, summary)
     last = session.exec(select(AwardRun).order_by(col(AwardRun.id).desc()).limit(1)).first()
     import_mark = _import_mark(session)
-    since = _unchanged_since(last, version=poster.version, import_mark=import_mark)
+    corrected = session.exec(select(func.max(Correction.made_at))).one()
+    since = _unchanged_since(last, version=poster.version, import_mark=import_mark, corrected=corrected)
     orders = _orders_to_examine(session, settings, as_of, since=since)
     new = [o for o in orders if o.basis_net is None]
     changed = [o for o in orders if o.basis_net is not None]

@@ -20,13 +20,14 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cpm.config import RfmSegment, Settings
+from cpm.i18n import N_
 from cpm.models import Customer, Order
 from cpm.services import bulk
 from cpm.services.kpis import COUNTED, FirstOrders
 from cpm.services.periods import month_index
 
 REGULAR, VIP, DIAMOND = "regular", "vip", "diamond"
-TIER_NAMES = {REGULAR: "Regular", VIP: "VIP", DIAMOND: "Diamond"}
+TIER_NAMES = {REGULAR: N_("Regular"), VIP: N_("VIP"), DIAMOND: N_("Diamond")}
 TIER_NAMES_ZH = {REGULAR: "普通", VIP: "VIP", DIAMOND: "钻石"}
 TIER_ORDER = (REGULAR, VIP, DIAMOND)
 ACTIVE, AT_RISK, LAPSED = "active", "at_risk", "lapsed"
@@ -266,11 +267,13 @@ class CustomerInfo:
 
 
 def all_customers(session: Session) -> dict[int, CustomerInfo]:
+    """Every customer a report, list or award sees: not the removed ones (merged into another,
+    or taken back by an undone import)."""
     table = Customer.__table__.c  # type: ignore[attr-defined]
     rows = bulk.driver_rows(
         session,
         sa_select(
             table.id, table.customer_code, table.name, table.city, table.sales_rep, table.phone, table.email
-        ),
+        ).where(table.removed_at.is_(None)),
     )
     return {int(r[0]): CustomerInfo(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}

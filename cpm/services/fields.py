@@ -17,6 +17,9 @@ class FieldSpec:
     kind: str
     required: bool
     aliases: tuple[str, ...]
+    # A key says what a row is (customer_code, order_no): a row whose keys are all blank or a
+    # totals label such as 合计 is a totals or subtotal row, not data (cpm.services.rows).
+    key: bool = False
 
 
 _CUSTOMER_CODE = (
@@ -71,7 +74,7 @@ _SALES_REP = (
 )
 
 CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("customer_code", CODE, True, _CUSTOMER_CODE),
+    FieldSpec("customer_code", CODE, True, _CUSTOMER_CODE, key=True),
     FieldSpec("name", TEXT, False, _NAME),
     FieldSpec(
         "phone",
@@ -146,8 +149,9 @@ ORDER_FIELDS: tuple[FieldSpec, ...] = (
             "小票号",
             "流水号",
         ),
+        key=True,
     ),
-    FieldSpec("customer_code", CODE, True, _CUSTOMER_CODE),
+    FieldSpec("customer_code", CODE, True, _CUSTOMER_CODE, key=True),
     FieldSpec(
         "order_date",
         DATE,
@@ -214,7 +218,7 @@ ORDER_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 POINTS_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("customer_code", CODE, True, _CUSTOMER_CODE),
+    FieldSpec("customer_code", CODE, True, _CUSTOMER_CODE, key=True),
     FieldSpec(
         "points", POINTS, True, ("points", "balance", "points balance", "积分", "积分余额", "剩余积分")
     ),

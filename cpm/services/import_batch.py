@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from cpm import __version__
 from cpm.errors import CellProblem, InvalidInput
 from cpm.io.sheets import Sheet
-from cpm.models import ImportBatch
+from cpm.models import Correction, ImportBatch
 from cpm.services.rows import ParsedChunk, ParsedRow, ParsedSheet, ReadOptions, reject_reason
 
 
@@ -32,6 +32,7 @@ class ImportRequest:
     skip_invalid: bool = False
     progress: Callable[[int], None] | None = None
     read_options: str | None = None  # `read_options_key` of how the file is read, to record
+    restore_forgotten: bool = False  # write the personal data of forgotten customers again
 
 
 @dataclass
@@ -63,6 +64,8 @@ class ImportSummary:
     batch_id: int | None = None
     imported_before: list[tuple[int, datetime]] = field(default_factory=list)
     repeat_of: int | None = None  # the import this one repeats unread (see `repeat_of_last_import`)
+    totals_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, label), left out as no data
+    merged_ranges: int = 0  # merged ranges whose value was copied into each of their cells
 
 
 @functools.cache
@@ -163,7 +166,9 @@ class ImportPass:
         progress = self.request.progress
         keep_cells = self.request.skip_invalid
         count = 0
+        totals = self.summary.totals_rows
         for chunk in self.parsed.chunks:
+            totals.extend(chunk.totals)
             if not chunk.numbers:
                 continue
             count += len(chunk.numbers)
@@ -174,7 +179,10 @@ class ImportPass:
             self.bad.update(chunk.problems)
             yield chunk
         self.summary.rows_read = count
-        if count == 0:
+        merges = self.request.sheet.merges
+        self.summary.merged_ranges = merges.filled if merges is not None else 0
+        if count == 0 and not totals:
+            # A sheet of totals rows alone (a day without sales) imports nothing, and says so.
             raise InvalidInput(
                 f"{self.request.sheet.place()} has a header row but no data rows",
                 hint="Export the data again with its rows, or pick the right worksheet with --sheet NAME.",
@@ -249,6 +257,13 @@ def _earlier_imports(session: Session, *, kind: str, sha256: str) -> list[tuple[
     return [(int(i), at) for i, at in earlier if i is not None]
 
 
+def _corrected_since(session: Session, moment: datetime) -> bool:
+    """Whether any correction (an undone import, a voided order, an edited customer …) was made
+    after `moment`."""
+    found = session.exec(select(Correction.id).where(col(Correction.made_at) >= moment).limit(1))
+    return found.first() is not None
+
+
 def repeat_of_last_import(
     session: Session, *, kind: str, path: Path, sha256: str, read_options: str
 ) -> ImportSummary | None:
@@ -258,9 +273,9 @@ def repeat_of_last_import(
     the same way (`read_options_key`: suffix, sheet, --encoding, --map, --dayfirst, --decimal-comma,
     --skip-invalid, cpm's reading code), with no rows rejected: every row it holds was stored
     then, and nothing but an import of this kind writes these rows (other kinds only add
-    customers that are missing, never change one). Imports never delete, so every row is still
-    as that import left it. The new import is recorded all the same. Returns None when the file
-    must be read.
+    customers that are missing, never change one). Imports never delete, and with no undo or
+    other correction made since (and that import not undone) every row is still as that import
+    left it. The new import is recorded all the same. Returns None when the file must be read.
     """
     if kind not in ("orders", "customers"):
         return None  # opening points are posted row by row, each under its own key
@@ -269,6 +284,8 @@ def repeat_of_last_import(
     ).first()
     if last is None or last.sha256 != sha256 or last.read_options != read_options or last.rejected:
         return None
+    if last.undone_at is not None or _corrected_since(session, last.imported_at):
+        return None  # rows it stored may have been taken back or corrected since: read the file
     records = last.inserted + last.updated + last.unchanged
     batch = ImportBatch(
         kind=kind,

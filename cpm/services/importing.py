@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from cpm.config import Settings
 from cpm.models import ImportBatch, PointsEntry
-from cpm.services import bulk, ledger
+from cpm.services import bulk, customer_codes, import_undo, ledger
 from cpm.services.fields import CUSTOMER_FIELDS, ORDER_FIELDS, POINTS_FIELDS
 from cpm.services.import_batch import (
     ImportPass,
@@ -80,6 +80,9 @@ def import_customers(session: Session, request: ImportRequest) -> ImportSummary:
             conflicted.add(code)
     check.refuse_or_reject()
     chosen = [(code, record) for code, (_, record) in first.items() if code not in conflicted]
+    chosen = customer_codes.customers_to_write(
+        session, chosen, present, restore_forgotten=request.restore_forgotten
+    )
     summary = check.summary
     summary.records = len(chosen)
 
@@ -95,7 +98,13 @@ def import_customers(session: Session, request: ImportRequest) -> ImportSummary:
         compared=present,
         rows=values,
         total=len(chosen),
+        # A customer an undone import had marked removed is back once a file names it again.
+        set_expressions={"removed_at": import_undo.REVIVE_CUSTOMER_SET},
+        changed_when=import_undo.REVIVED_CUSTOMER,
+        recording=import_undo.recording(batch.id, "customers"),
     )
+    if request.restore_forgotten:
+        customer_codes.unforget(session, chosen, present)
     summary.inserted, summary.updated, summary.unchanged = counts.inserted, counts.updated, counts.unchanged
     return check.finish_batch(session, batch)
 
@@ -152,8 +161,10 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         key="customer_code",
         columns=("customer_code", "name", "import_id"),
         rows=([code, name, batch.id] for code, name in names.items()),
+        recording=import_undo.recording(batch.id, "customers"),
     )
-    customer_ids = bulk.fetch_pairs(session, "SELECT customer_code, id FROM customers")
+    import_undo.revive_customers(session, batch.id, names)
+    customer_ids = customer_codes.customer_ids(session)  # a merged customer's code lands on its successor
     stored_dates = {day: bulk.db_value(day, sqlite=sqlite) for day in set(order_dates)}
 
     has_status = "status" in parsed.match.columns
@@ -179,6 +190,9 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         changed_when = "excluded.refunded_amount > 0 AND orders.refunded_amount != excluded.refunded_amount"
     elif has_refund and not has_status:
         changed_when = f"orders.refunded_amount != ({_REFUND_OF_STORED_STATUS})"
+    # An order an undone import had marked removed is back once a file lists it again.
+    revived = import_undo.REVIVED_ORDER
+    changed_when = f"({changed_when}) OR {revived}" if changed_when else revived
     values = [
         order_nos,
         list(map(customer_ids.__getitem__, codes)),
@@ -192,6 +206,8 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
     # An order stored with every value the file gives it has nothing to update (its compared
     # columns and its refund are equal), so it need not go to the database at all.
     same = bulk.unchanged_positions(session, table="orders", columns=columns[:-1], values=values)
+    if same and (removed := import_undo.removed_keys(session, "orders", "order_no")):
+        same.difference_update(i for i, order_no in enumerate(order_nos) if order_no in removed)
     rows: Iterable[Sequence[Any]] = zip(*values, repeat(batch.id))
     if same:
         rows = compress(rows, map(not_, map(same.__contains__, range(len(order_nos)))))
@@ -203,8 +219,12 @@ def import_orders(session: Session, request: ImportRequest) -> ImportSummary:
         compared=compared,
         rows=rows,
         total=len(order_nos),
-        set_expressions=_refund_updates(has_status=has_status, has_refund=has_refund),
+        set_expressions={
+            **_refund_updates(has_status=has_status, has_refund=has_refund),
+            "removed_at": "NULL",
+        },
         changed_when=changed_when,
+        recording=import_undo.recording(batch.id, "orders"),
     )
     summary.inserted, summary.updated, summary.unchanged = counts.inserted, counts.updated, counts.unchanged
     check_totals(session, source=request.sheet.file_name)
@@ -287,6 +307,7 @@ def import_points(
     known = set(
         session.exec(select(PointsEntry.natural_key).where(col(PointsEntry.kind) == ledger.OPENING)).all()
     )
+    undone = import_undo.undone_openings(session)
     seen: dict[tuple[Any, ...], int] = {}
     entries: list[tuple[str, str, int, date, date, str | None]] = []
     already = 0  # rows of the file already in the ledger
@@ -309,7 +330,7 @@ def import_points(
         )
         seen[content] = seen.get(content, 0) + 1
         digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()[:24]
-        key = f"opening:{digest}:{seen[content]}"
+        key = import_undo.live_key(f"opening:{digest}:{seen[content]}", undone)
         if key in known:
             already += 1
             continue
@@ -335,12 +356,15 @@ def import_points(
         key="customer_code",
         columns=("customer_code", "import_id"),
         rows=([code, batch.id] for code in sorted({e[1] for e in entries})),
+        recording=import_undo.recording(batch.id, "customers"),
     )
-    customer_ids = bulk.fetch_pairs(session, "SELECT customer_code, id FROM customers")
+    import_undo.revive_customers(session, batch.id, {e[1] for e in entries})
+    customer_ids = customer_codes.customer_ids(session)  # a merged customer's code lands on its successor
     version = settings.version()
     now = datetime.now(UTC)
+    posted: list[int | None] = []
     for key, code, points, earned, expires, note in entries:
-        ledger.post(
+        entry = ledger.post(
             session,
             PointsEntry(
                 natural_key=key,
@@ -355,6 +379,8 @@ def import_points(
                 created_at=now,
             ),
         )
+        posted.append(entry.id)
         summary.inserted += 1
+    import_undo.record_posted(session, batch.id, posted)
     check_totals(session, source=request.sheet.file_name)
     return check.finish_batch(session, batch)

@@ -22,10 +22,14 @@ from sqlmodel import Session, col, select
 from cpm.config import Settings
 from cpm.errors import Conflict, CpmError, NotFound
 from cpm.io.text import CodeError, normalise_code
-from cpm.models import Customer, Order, PointsEntry
+from cpm.models import Customer, CustomerAlias, Order, PointsEntry
 from cpm.services import bulk
 
 EARN, REVERSE, REDEEM, EXPIRE, ADJUST, OPENING = "earn", "reverse", "redeem", "expire", "adjust", "opening"
+# Points moved by `cpm customer merge`: a debit naming its lot closes that lot on the merged-away
+# customer (as an expiry does, taking what is left); the matching credit opens a lot with the
+# same earned and expiry dates on the customer it was merged into.
+TRANSFER = "transfer"
 
 
 def add_months(day: date, months: int) -> date:
@@ -78,7 +82,7 @@ class Account:
     def apply(self, entry: PointsEntry | LedgerRow) -> None:
         assert entry.id is not None
         self.balance += entry.points
-        if entry.kind == EXPIRE:
+        if entry.kind == EXPIRE or (entry.kind == TRANSFER and entry.lot_id is not None):
             lot = self.lots.get(entry.lot_id or -1)
             if lot is not None:
                 lot.remaining += entry.points
@@ -178,17 +182,53 @@ def accounts(
 
 
 def customer_by_code(
-    session: Session, code: str, *, hint: str = "Check the code, e.g. with `cpm points balance`."
+    session: Session,
+    code: str,
+    *,
+    hint: str = "Check the code, e.g. with `cpm points balance`.",
+    aliases: bool = True,
 ) -> Customer:
-    """The customer a code names, in the code's normal form (README, Bad input): `Ｃ０００１` finds C0001."""
+    """The customer a code names, in the code's normal form (README, Bad input): `Ｃ０００１` finds C0001.
+
+    The old code of a merged customer names the customer it was merged into (`aliases`); told
+    not to follow aliases, it is no customer, and the message says where it went. A removed
+    customer is no customer."""
     try:
         normal = normalise_code(code)
     except CodeError as exc:
         raise NotFound(f"no customer with code {code!r}: the code {exc}", hint=hint) from exc
+    if aliases:
+        target = session.exec(
+            select(Customer)
+            .join(CustomerAlias, col(CustomerAlias.customer_id) == col(Customer.id))
+            .where(CustomerAlias.alias_code == normal)
+        ).first()
+        if target is not None and target.removed_at is None:
+            return target
     customer = session.exec(select(Customer).where(Customer.customer_code == normal)).first()
     if customer is None or customer.id is None:
         raise NotFound(f"no customer with code {code!r}", hint=hint)
+    if customer.removed_at is not None:
+        merged = session.get(Customer, customer.merged_into_id) if customer.merged_into_id else None
+        if merged is not None:
+            raise NotFound(
+                f"no customer with code {code!r}: it was merged into {merged.customer_code} "
+                f"on {customer.removed_at.date()}",
+                hint=f"Use {merged.customer_code}.",
+            )
+        removed = customer.removed_at.date()
+        raise NotFound(f"no customer with code {code!r}: it was removed on {removed}", hint=hint)
     return customer
+
+
+def merged_customers(session: Session) -> dict[int, int]:
+    """Each merged-away customer → the customer it was merged into (chains are kept flat by merge)."""
+    rows = session.exec(
+        select(col(Customer.id), col(Customer.merged_into_id)).where(
+            col(Customer.merged_into_id).is_not(None)
+        )
+    ).all()
+    return {int(cid or 0): int(target) for cid, target in rows if target is not None}
 
 
 def balances(session: Session) -> dict[int, int]:
@@ -378,7 +418,8 @@ def _debit(alias: str) -> str:
 _OPEN_CREDIT = f"{_CREDIT} AND c.lot_id IS NULL"
 _LIVE_AFTER = f"{_OPEN_CREDIT} AND l.expires_on > {{}}"
 _CLOSED_LOTS = (
-    "SELECT DISTINCT lot_id, customer_id FROM points_ledger WHERE kind = 'expire' AND lot_id IS NOT NULL"
+    "SELECT DISTINCT lot_id, customer_id FROM points_ledger "
+    "WHERE kind IN ('expire', 'transfer') AND lot_id IS NOT NULL"
 )
 _OWN_LOT = "ON c.lot_id = l.id AND c.customer_id = l.customer_id"  # as the replay: a customer's own expiry
 _POSITION_COLUMNS = (

@@ -297,7 +297,11 @@ def customer_card(
     row = next(r for r in rows if r.info.id == customer.id)
     orders = session.exec(
         select(Order)
-        .where(Order.customer_id == customer.id, col(Order.order_date) < options.as_of)
+        .where(
+            Order.customer_id == customer.id,
+            col(Order.order_date) < options.as_of,
+            col(Order.removed_at).is_(None),  # taken back by an undone import
+        )
         .order_by(col(Order.order_date).desc(), col(Order.order_no).desc())
         .limit(orders_shown)
     ).all()

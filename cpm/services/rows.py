@@ -18,6 +18,7 @@ from typing import Any
 from cpm.errors import CellProblem, InvalidInput
 from cpm.io.headers import HeaderMatch, match_headers, normalize_header
 from cpm.io.sheets import Sheet
+from cpm.io.totals import is_bare_totals_label, is_totals_label, may_hold_totals_label
 from cpm.io.values import (
     MAX_CODE_LENGTH,
     BadValue,
@@ -72,6 +73,7 @@ class ParsedChunk:
     columns: dict[str, list[Any]]  # field -> one value per row, for the fields the sheet has
     problems: dict[int, list[CellProblem]]  # row number -> its problems, in column order
     cells: list[list[Any]]  # the raw cells of each row
+    totals: list[tuple[int, str]] = field(default_factory=list)  # totals rows left out: (row, label)
 
     def rows(self) -> Iterator[ParsedRow]:
         columns = self.columns.items()
@@ -294,14 +296,18 @@ def read_sheet(sheet: Sheet, fields: tuple[FieldSpec, ...], options: ReadOptions
     if match is None or header_at is None:
         number, candidate, cells = first_nonblank
         missing = candidate.missing(required)
-        found = [str(c).strip() for c in cells if not is_blank(c)]
+        # Once each: a title merged across the top fills every cell of its row.
+        found = list(dict.fromkeys(str(c).strip() for c in cells if not is_blank(c)))
         suggestions = "; ".join(f"{name} (e.g. {', '.join(aliases[name][:3])})" for name in missing)
         raise InvalidInput(
             f"{sheet.place()}: missing required column(s): {suggestions}. "
             f"Header row {number} has: {', '.join(found)}",
             hint='Rename the column, or say which one it is with --map "your header=field".',
         )
-    present = {normalize_header(c): str(c).strip() for c in buffered[header_at][1] if not is_blank(c)}
+    header, data_from = buffered[header_at][1], header_at + 1
+    if sheet.merges is not None:
+        header, match, data_from = _merged_header(sheet, buffered, header_at, aliases, options, match)
+    present = {normalize_header(c): str(c).strip() for c in header if not is_blank(c)}
     for source in options.column_map:
         if normalize_header(source) not in present:
             raise InvalidInput(
@@ -309,16 +315,64 @@ def read_sheet(sheet: Sheet, fields: tuple[FieldSpec, ...], options: ReadOptions
                 f"{buffered[header_at][0]}",
                 hint="Columns in that row: " + ", ".join(present.values()),
             )
-    header = buffered[header_at][1]
     labels = {name: column_label(match.headers[name], name) for name in match.columns}
     columns = [
         (spec.name, match.columns[spec.name], column_reader(spec.kind, options, required=spec.required))
         for spec in fields
         if spec.name in match.columns
     ]
-    rest = chain(buffered[header_at + 1 :], sheet.rows)
-    chunks = (_parse_chunk(part, columns, sheet, labels) for part in _batched(rest))
+    read_fields = [spec for spec in fields if spec.name in match.columns]  # in the order of `columns`
+    keys = [position for position, spec in enumerate(read_fields) if spec.key]
+    if sheet.merges is not None:
+        sheet.merges.watch(columns[key][1] for key in keys)
+    rest = chain(buffered[data_from:], sheet.rows)
+    chunks = (_parse_chunk(part, columns, sheet, labels, keys) for part in _batched(rest))
     return ParsedSheet(sheet=sheet, header=header, match=match, labels=labels, chunks=chunks)
+
+
+def _merged_header(
+    sheet: Sheet,
+    buffered: list[tuple[int, list[Any]]],
+    header_at: int,
+    aliases: dict[str, tuple[str, ...]],
+    options: ReadOptions,
+    match: HeaderMatch,
+) -> tuple[list[Any], HeaderMatch, int]:
+    """The header of a sheet with merged cells, its match, and where in `buffered` the data starts.
+
+    A header cell merged down makes the header as tall as it (rows 1–2: 客户编号 merged over both,
+    联系方式 merged across over 手机 and 邮箱): each column is named by the lowest cell of the
+    block that names it, and the data starts below the block. A header merged across names its
+    first column only, so no name is doubled. Rows read to find the block stay in `buffered`.
+    """
+    assert sheet.merges is not None
+    number = buffered[header_at][0]
+    bottom, copies = sheet.merges.header_block(number)
+    while buffered[-1][0] < bottom and (following := next(sheet.rows, None)) is not None:
+        buffered.append(following)
+    block = [(row, cells) for row, cells in buffered[header_at:] if row <= bottom]
+    width = max(len(cells) for _, cells in block)
+
+    def named(column: int, rows: list[tuple[int, list[Any]]]) -> Any:
+        for row, cells in reversed(rows):
+            if column < len(cells) and (row, column) not in copies and not is_blank(cells[column]):
+                return cells[column]
+        return None
+
+    found = list(match.columns)  # the fields the header row names: the block must name them too
+    # The tallest block that names them: rows under it are data, and a header cell merged down
+    # over some of them (城市 over rows 1–3) is an export's quirk whose name is no value of theirs.
+    for height in range(len(block), 0, -1):
+        header = [named(column, block[:height]) for column in range(width)]
+        candidate = match_headers(header, aliases, options.column_map)
+        if not candidate.missing(found):
+            block = block[:height]
+            break
+    else:
+        block, header, candidate = block[:1], buffered[header_at][1], match
+    data_from = header_at + len(block)
+    sheet.merges.end_header(block[-1][0], buffered[data_from:])
+    return header, candidate, data_from
 
 
 def _batched(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[list[tuple[int, list[Any]]]]:
@@ -331,8 +385,12 @@ def _parse_chunk(
     columns: list[tuple[str, int, ColumnReader]],
     sheet: Sheet,
     labels: dict[str, str],
+    keys: list[int],
+    copied: dict[int, set[int]] | None = None,
 ) -> ParsedChunk:
     numbers: list[int] = list(map(itemgetter(0), part))
+    if copied is None:
+        copied = _copied(sheet, numbers)
     cells: list[list[Any]] = list(map(itemgetter(1), part))
     narrowest, widest = min(map(len, cells)), max(map(len, cells))
     uniform = narrowest == widest > max(index for _, index, _ in columns)
@@ -344,19 +402,18 @@ def _parse_chunk(
     # A text file's cells are all text, except where a short row was padded.
     kinds: set[type] | None = {str} if sheet.text_only and uniform else None
     read = [reader.read(raws, kinds) for (_, _, reader), raws in zip(columns, raw_columns, strict=True)]
-    first_values, first_bad = read[0]  # a required column: every sheet has one
-    if first_bad:
-        # An empty line is not a row; only a row whose first required cell is blank can be one.
-        empty = {
-            position
-            for position, value in enumerate(first_values)
-            if value is _MISSING and all(is_blank(c) for c in cells[position])
-        }
-        if empty:
-            kept = [item for position, item in enumerate(part) if position not in empty]
-            if kept:
-                return _parse_chunk(kept, columns, sheet, labels)
-            return ParsedChunk([], {name: [] for name, _, _ in columns}, {}, [])
+    key_cells = [columns[key][1] for key in keys]
+    empty, totals = _not_data(cells, raw_columns, read, keys, key_cells, numbers, copied)
+    if empty or totals:
+        # An empty line is not a row, nor is a totals or subtotal row (合计 300人, 朝阳店 小计).
+        left_out = empty.union(position for position, _ in totals)
+        kept = [item for position, item in enumerate(part) if position not in left_out]
+        if kept:
+            chunk = _parse_chunk(kept, columns, sheet, labels, keys, copied)
+        else:
+            chunk = ParsedChunk([], {name: [] for name, _, _ in columns}, {}, [])
+        chunk.totals = sorted([*chunk.totals, *((numbers[position], label) for position, label in totals)])
+        return chunk
     problems: dict[int, list[CellProblem]] = {}
     parsed: dict[str, list[Any]] = {}
     for (name, _, _), raws, (values, has_bad) in zip(columns, raw_columns, read, strict=True):
@@ -371,6 +428,100 @@ def _parse_chunk(
                 problem = CellProblem(sheet.name, number, label, raws[position], value.expected)
                 problems.setdefault(number, []).append(problem)
     return ParsedChunk(numbers, parsed, problems, cells)
+
+
+def _copied(sheet: Sheet, numbers: list[int]) -> dict[int, set[int]]:
+    """The key cells of these rows holding a value copied from a merged cell above, by row; taken
+    from the sheet's merged ranges, which keep them only until their rows are read."""
+    copies = sheet.merges.copies if sheet.merges is not None else None
+    if not copies:
+        return {}
+    found = {number: copies.pop(number) for number in numbers if number in copies}
+    return {number: columns for number, columns in found.items() if columns}
+
+
+_NUMBER_CELLS = (int, float)
+
+
+def _not_data(
+    cells: list[list[Any]],
+    raw_columns: list[Sequence[Any]],
+    read: list[tuple[list[Any], bool]],
+    keys: list[int],
+    key_cells: list[int],
+    numbers: list[int],
+    copied: dict[int, set[int]],
+) -> tuple[set[int], list[tuple[int, str]]]:
+    """The positions of a chunk's empty lines, and of its totals rows with their label.
+
+    Either kind of row has no real key: each key is blank, a totals label, a copy of a merged
+    cell above (an order number merged over its lines and their 小计 row) or a number (a count
+    such as =COUNTA(A2:A300) under the codes), which a chunk of data rows never has: each key
+    column is looked at once, all its cells together, and only such rows further. A totals row's
+    label is a key cell, else any text cell of the row (合计 under the name). A row whose key is a
+    copy needs the label typed in the row, not copied; one whose key is a number needs it bare
+    (`合计`, `合计 3人`, `Total`; not `王小计`, which may be a name).
+    """
+    open_rows: set[int] | None = None  # rows whose keys so far are all blank, a label, a copy or a number
+    labels: dict[int, str] = {}
+    copies: set[int] = set()  # rows with a key cell copied from above
+    counted: set[int] = set()  # rows with a key cell holding a number
+    for key, column in zip(keys, key_cells, strict=True):
+        values, has_bad = read[key]
+        rows = {position for position, value in enumerate(values) if value is _MISSING} if has_bad else set()
+        raws = raw_columns[key]
+        try:
+            look = may_hold_totals_label(raws)
+        except TypeError:  # not all text: numbers or dates among the cells
+            look = may_hold_totals_label([raw for raw in raws if raw.__class__ is str])
+            found_numbers = {
+                position
+                for position, raw in enumerate(raws)
+                if raw.__class__ in _NUMBER_CELLS and (open_rows is None or position in open_rows)
+            }
+            rows |= found_numbers
+            counted |= found_numbers
+        if look:
+            found = {raw for raw in set(raws) if is_totals_label(raw)}
+            if found:
+                for position, raw in enumerate(raws):
+                    if raw in found:
+                        rows.add(position)
+                        labels.setdefault(position, raw)
+        if copied:
+            found_copies = {
+                position for position, number in enumerate(numbers) if column in copied.get(number, ())
+            }
+            rows |= found_copies
+            copies |= found_copies
+        open_rows = rows if open_rows is None else open_rows & rows
+        if not open_rows:
+            return set(), []
+    assert open_rows is not None
+    empty: set[int] = set()
+    totals: list[tuple[int, str]] = []
+    doubtful = (copies | counted) & open_rows
+    doubtful.difference_update(labels)
+    if doubtful and not may_hold_totals_label(
+        [cell for position in doubtful for cell in cells[position] if cell.__class__ is str]
+    ):
+        open_rows -= doubtful  # rows of data whose key is a copy or a number: no label among them
+    for position in sorted(open_rows):
+        row = cells[position]
+        label = labels.get(position)
+        if label is None and position in doubtful:
+            typed = copied.get(numbers[position], set())
+            accepts = is_bare_totals_label if position in counted else is_totals_label
+            label = next(
+                (cell for index, cell in enumerate(row) if index not in typed and accepts(cell)), None
+            )
+        elif label is None:
+            label = next((cell for cell in row if is_totals_label(cell)), None)
+        if label is not None:
+            totals.append((position, label.strip()))
+        elif all(is_blank(c) for c in row):
+            empty.add(position)
+    return empty, totals
 
 
 def reject_reason(problems: list[CellProblem]) -> str:

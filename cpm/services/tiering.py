@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, col, select
 
 from cpm.config import Settings
-from cpm.models import TierChange
+from cpm.models import Customer, TierChange
 from cpm.services import bulk
 from cpm.services.customers import REGULAR
 
@@ -24,11 +24,13 @@ TIER_COLUMNS = (
 
 
 def latest_tiers(session: Session) -> dict[int, tuple[date, str]]:
-    """Each customer's most recently recorded tier and its date."""
+    """Each customer's most recently recorded tier and its date (removed customers have none:
+    their tier is no longer recorded)."""
     rows = session.exec(
-        select(col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.tier)).order_by(
-            col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.id)
-        )
+        select(col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.tier))
+        .join(Customer, col(Customer.id) == col(TierChange.customer_id))
+        .where(col(Customer.removed_at).is_(None))
+        .order_by(col(TierChange.customer_id), col(TierChange.effective_on), col(TierChange.id))
     ).all()
     return {int(cid): (day, tier) for cid, day, tier in rows}
 

@@ -544,7 +544,7 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects(cli: Cli, shop: Datab
     result = cli("import", "orders", str(path), "--skip-invalid")
     assert result.exit_code == 0, result.output
     assert table_rows(shop, "SELECT order_no FROM orders ORDER BY 1") == [("A1",), ("A3",), ("S1",)]
-    lines = (tmp_path / "mixed.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
+    lines = (tmp_path / "mixed.xlsx.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("row,problem,order_no,customer_code,order_date,amount")
     assert len(lines) == 2
     assert lines[1].startswith("3,") and lines[1].endswith(",A2,C1,yesterday,20,1")
@@ -554,10 +554,10 @@ def test_skip_invalid_imports_nothing_when_the_rejects_cannot_be_written(
     cli: Cli, shop: Database, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "mixed.csv", [ORDER_HEADER, GOOD_ORDER, ["A2", "C1", "yesterday", "20", 1]])
-    (tmp_path / "mixed.rejects.csv").mkdir()
+    (tmp_path / "mixed.csv.rejects.csv").mkdir()
     before = snapshot(shop)
     result = cli("import", "orders", str(path), "--skip-invalid")
-    assert_refused(result, before, shop, "mixed.rejects.csv")
+    assert_refused(result, before, shop, "mixed.csv.rejects.csv")
 
 
 def test_dry_run_writes_nothing_but_counts(cli: Cli, shop: Database, tmp_path: Path) -> None:
@@ -568,6 +568,10 @@ def test_dry_run_writes_nothing_but_counts(cli: Cli, shop: Database, tmp_path: P
     counts = {
         " ".join(line.split()[:-1]): line.split()[-1] for line in result.stdout.splitlines() if line.split()
     }
-    assert counts["rows read"] == "2" and counts["inserted"] == "2" and counts["new customers"] == "2"
+    assert (
+        counts["rows read"] == "2"
+        and counts["would insert"] == "2"
+        and counts["would create customers"] == "2"
+    )
     assert snapshot(shop) == before
     assert not list(tmp_path.glob("*.rejects.csv"))

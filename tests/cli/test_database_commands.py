@@ -135,7 +135,7 @@ def test_dry_run_reports_counts_and_writes_nothing(cli: Cli, db: Database, tmp_p
     before = snapshot(db)
     result = cli("import", "orders", str(orders), "--dry-run")
     assert result.exit_code == 0
-    assert re.search(r"^inserted\s+2$", result.stdout, re.MULTILINE)
+    assert re.search(r"^would insert\s+2$", result.stdout, re.MULTILINE)
     assert "Dry run: nothing was written" in result.stderr
     assert snapshot(db) == before
 

@@ -209,7 +209,7 @@ def test_with_skip_invalid_a_code_with_a_control_character_goes_to_the_rejects(
     result = cli("import", "customers", str(path), "--skip-invalid")
     assert result.exit_code == 0, result.output
     assert table_rows(shop, "SELECT customer_code FROM customers ORDER BY 1") == [("C1",), ("C3",)]
-    lines = (tmp_path / "customers.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
+    lines = (tmp_path / "customers.csv.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 2 and lines[1].startswith("3,") and "U+001B" in lines[1]
 
 
@@ -265,7 +265,7 @@ def test_full_width_amounts_and_codes_import(cli: Cli, shop: Database, tmp_path:
     assert table_rows(shop, "SELECT order_no, order_date, amount, quantity FROM orders") == [
         ("SO1", "2024-01-05", 123450, 2)
     ]
-    assert "negative" in (tmp_path / "orders.rejects.csv").read_text(encoding="utf-8-sig")
+    assert "negative" in (tmp_path / "orders.csv.rejects.csv").read_text(encoding="utf-8-sig")
 
 
 # --- Excel serials, as a workbook hands them over -------------------------------------------------

@@ -88,7 +88,7 @@ def test_a_file_with_rejected_rows_is_read_again_and_its_rejects_written_again(
         ],
     )
     assert cli("import", "orders", str(path), "--skip-invalid").exit_code == 0
-    rejects = cli.cwd / "orders.rejects.csv"
+    rejects = cli.cwd / "orders.csv.rejects.csv"
     rejects.unlink()
 
     again = cli("import", "orders", str(path), "--skip-invalid")

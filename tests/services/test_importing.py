@@ -428,7 +428,7 @@ def test_stored_net_revenue_matches_an_independent_sum_and_reimport_is_a_no_op(
     # Tidy up so the next example starts from an empty database.
     with session_scope(db, write=True) as session:
         conn = session.connection()
-        for table in ("orders", "customers", "import_batches"):
+        for table in ("orders", "customers", "import_row_changes", "import_batches"):
             conn.exec_driver_sql(f"DELETE FROM {table}")
 
 
