@@ -61,7 +61,7 @@ class Customer(SQLModel, table=True):
     # A removed customer (merged into another, or taken back by an undone import while the ledger
     # still names it) stays as a row for the ledger's sake; no report, list or award sees it.
     removed_at: datetime | None = None
-    merged_into_id: int | None = Field(default=None, foreign_key="customers.id")
+    merged_into_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
     # Personal data erased at the customer's request; imports leave it erased (--restore-forgotten).
     forgotten_at: datetime | None = None
 
@@ -73,7 +73,7 @@ class CustomerAlias(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     alias_code: str = Field(unique=True, max_length=64)
-    customer_id: int = Field(foreign_key="customers.id")
+    customer_id: int = Field(foreign_key="customers.id", index=True)
     created_at: datetime
 
 
@@ -85,9 +85,9 @@ class Correction(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     action: str = Field(max_length=16)
-    customer_id: int | None = Field(default=None, foreign_key="customers.id")
-    order_id: int | None = Field(default=None, foreign_key="orders.id")
-    import_id: int | None = Field(default=None, foreign_key="import_batches.id")
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    import_id: int | None = Field(default=None, foreign_key="import_batches.id", index=True)
     field: str | None = Field(default=None, max_length=32)
     old_value: str | None = None
     new_value: str | None = None

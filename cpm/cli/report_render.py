@@ -6,6 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from rich.table import Table
+from rich.text import Text
 
 from cpm.cli import render
 from cpm.cli.report_data import KPI_LABELS, MONEY_KPIS, kpi_change, kpi_data, money, ratio
@@ -48,7 +49,7 @@ def _kpi_cell(key: str, value: object, settings: Settings) -> str:
     return f"{value:,}"
 
 
-def _change_cell(key: str, change: object, settings: Settings) -> str:
+def _change_cell(key: str, change: object, settings: Settings) -> str | Text:
     if change is None:
         return DASH
     number = Decimal(str(change))
@@ -65,7 +66,8 @@ def _change_cell(key: str, change: object, settings: Settings) -> str:
         text = f"{abs(number):.2f}"
     else:
         text = f"{abs(number):,}"
-    return f"[{colour}]{arrow} {text}[/{colour}]"
+    # A styled Text, not markup: data cells are never read as markup (cpm.cli.render.DataConsole).
+    return Text(f"{arrow} {text}", style=colour)
 
 
 def kpi_table(current: Kpis, previous: Kpis, settings: Settings) -> Table:

@@ -67,9 +67,10 @@ class MergedRanges:
             left, right = min(column_a, column_b) - first_column, max(column_a, column_b) - first_column
             if width is not None:
                 right = min(right, width - 1)
-            if (bottom == top and right <= left) or right < 0:
-                continue
-            ranges.add((top, max(left, 0), bottom, right))
+            left = max(left, 0)
+            if right < left or (bottom == top and right == left):
+                continue  # right of every cell, or a single cell
+            ranges.add((top, left, bottom, right))
         by_row: dict[int, list[Span]] = {}
         # Per column, the last row taken by a range kept so far: ranges come by first row, so one
         # overlaps a kept range exactly when a column of it is taken down to its first row.

@@ -92,5 +92,8 @@ def may_hold_totals_label(texts: Sequence[str]) -> bool:
     if joined.isascii():
         lowered = joined.lower()
         return "total" in lowered or "sum" in lowered
+    if unicodedata.is_normalized("NFKC", joined):  # most text: no full-width ＴＯＴＡＬ to fold
+        lowered = joined.lower()
+        return any(mark in lowered for mark in _MARKS)
     folded = unicodedata.normalize("NFKC", joined).casefold()
     return any(mark in folded for mark in _MARKS)

@@ -440,7 +440,15 @@ def _copied(sheet: Sheet, numbers: list[int]) -> dict[int, set[int]]:
     return {number: columns for number, columns in found.items() if columns}
 
 
-_NUMBER_CELLS = (int, float)
+_NUMBER_CELLS = {int, float}
+
+
+def _may_hold(raws: Sequence[Any]) -> bool:
+    """may_hold_totals_label of the text cells among `raws`."""
+    try:
+        return may_hold_totals_label(raws)
+    except TypeError:
+        return may_hold_totals_label([raw for raw in raws if raw.__class__ is str])
 
 
 def _not_data(
@@ -466,6 +474,7 @@ def _not_data(
     labels: dict[int, str] = {}
     copies: set[int] = set()  # rows with a key cell copied from above
     counted: set[int] = set()  # rows with a key cell holding a number
+    bare_columns: list[int] | None = None
     for key, column in zip(keys, key_cells, strict=True):
         values, has_bad = read[key]
         rows = {position for position, value in enumerate(values) if value is _MISSING} if has_bad else set()
@@ -473,12 +482,20 @@ def _not_data(
         try:
             look = may_hold_totals_label(raws)
         except TypeError:  # not all text: numbers or dates among the cells
-            look = may_hold_totals_label([raw for raw in raws if raw.__class__ is str])
-            found_numbers = {
-                position
-                for position, raw in enumerate(raws)
-                if raw.__class__ in _NUMBER_CELLS and (open_rows is None or position in open_rows)
-            }
+            look = _may_hold(raws)
+            if bare_columns is None:  # the other columns read that may hold a label, looked at once
+                bare_columns = [index for index in range(len(raw_columns)) if index not in keys]
+                bare_columns = [index for index in bare_columns if _may_hold(raw_columns[index])]
+            if not bare_columns:
+                found_numbers = set()
+            elif set(map(type, raws)) <= _NUMBER_CELLS:  # codes typed as numbers, each of them
+                found_numbers = set(range(len(raws))) if open_rows is None else set(open_rows)
+            else:
+                found_numbers = {
+                    position
+                    for position, raw in enumerate(raws)
+                    if raw.__class__ in _NUMBER_CELLS and (open_rows is None or position in open_rows)
+                }
             rows |= found_numbers
             counted |= found_numbers
         if look:
@@ -500,22 +517,35 @@ def _not_data(
     assert open_rows is not None
     empty: set[int] = set()
     totals: list[tuple[int, str]] = []
-    doubtful = (copies | counted) & open_rows
-    doubtful.difference_update(labels)
-    if doubtful and not may_hold_totals_label(
-        [cell for position in doubtful for cell in cells[position] if cell.__class__ is str]
+    labelled = labels.keys()
+    # A number key with a bare label in another column the import reads (合计 under the name):
+    # looked for a column at a time, as the keys were, for codes typed as numbers are common.
+    counted_only = (counted - copies - labelled) & open_rows
+    if counted_only:
+        for index in bare_columns or ():
+            raws = raw_columns[index]
+            found = {raw for raw in set(raws) if is_bare_totals_label(raw)}
+            for position in counted_only:
+                if raws[position] in found:
+                    labels.setdefault(position, raws[position])
+        open_rows -= counted_only - labelled
+    # A copied key with a label typed in the row, in any of its cells (小计 under 商品).
+    copy_rows = (copies - labelled) & open_rows
+    if copy_rows and not may_hold_totals_label(
+        [cell for position in copy_rows for cell in cells[position] if cell.__class__ is str]
     ):
-        open_rows -= doubtful  # rows of data whose key is a copy or a number: no label among them
+        open_rows -= copy_rows  # lines of merged orders: no label among them
+        copy_rows = set()
     for position in sorted(open_rows):
         row = cells[position]
         label = labels.get(position)
-        if label is None and position in doubtful:
+        if label is None and position in copy_rows:
             typed = copied.get(numbers[position], set())
             accepts = is_bare_totals_label if position in counted else is_totals_label
             label = next(
                 (cell for index, cell in enumerate(row) if index not in typed and accepts(cell)), None
             )
-        elif label is None:
+        elif label is None and position not in copies and position not in counted:
             label = next((cell for cell in row if is_totals_label(cell)), None)
         if label is not None:
             totals.append((position, label.strip()))

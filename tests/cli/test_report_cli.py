@@ -601,3 +601,10 @@ def test_abc_and_rfm_do_not_depend_on_import_order(
     for customer in json.loads(first)["customers"]:
         assert customer["abc"] in {"A", "B", "C"}
         assert all(customer[k] is None or 1 <= customer[k] <= 5 for k in ("r", "f", "m"))
+
+
+def test_kpi_changes_show_an_arrow_and_the_amount_not_markup(shop: Cli) -> None:
+    out = run(shop, "report", "kpis", "--as-of", AS_OF)
+    changes = [line for line in out.splitlines() if "▲" in line or "▼" in line]
+    assert changes, out
+    assert "[red]" not in out and "[green]" not in out and "[/" not in out

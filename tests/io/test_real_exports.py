@@ -583,3 +583,9 @@ def test_a_range_whose_first_cell_is_empty_reads_empty_over_what_it_hides(tmp_pa
         ["C3", "广州"],
     ]
     assert sheet.merges is not None and sheet.merges.filled == 0
+
+
+def test_a_range_right_of_every_cell_fills_nothing() -> None:
+    assert MergedRanges.from_corners([((1, 10), (5, 12))], width=6) is None
+    merges = MergedRanges.from_corners([((1, 4), (5, 12))], width=6)
+    assert merges is not None and merges.by_row == {2: [(6, 4, 5)]}  # cut at the last cell
