@@ -81,6 +81,7 @@ class _OrderRow:
     net: int
     basis_net: int | None  # None: never awarded
     basis_customer: int | None = None  # the customer of the order's latest points row
+    removed: bool = False  # taken back by an undone import: it never happened
 
 
 def _factor_text(value: Fraction) -> str:
@@ -174,6 +175,7 @@ def _examine(session: Session, settings: Settings, as_of: date, ids: list[int] |
             ORDERS.net_amount,
             basis.c.order_net,
             basis.c.customer_id,
+            ORDERS.removed_at.is_not(None),
         )
         .outerjoin(basis, basis.c.order_id == ORDERS.id)
         .where(ORDERS.order_date < as_of, or_(new, changed))
@@ -183,8 +185,8 @@ def _examine(session: Session, settings: Settings, as_of: date, ids: list[int] |
         query = query.where(ORDERS.id.in_(ids))
     days = bulk.Days()
     return [
-        _OrderRow(oid, no, cid, days[day], net, basis_net, basis_cid)
-        for oid, no, cid, day, net, basis_net, basis_cid in bulk.driver_rows(session, query)
+        _OrderRow(oid, no, cid, days[day], net, basis_net, basis_cid, bool(removed))
+        for oid, no, cid, day, net, basis_net, basis_cid, removed in bulk.driver_rows(session, query)
     ]
 
 
@@ -443,6 +445,24 @@ class _Held:
     bonuses: dict[int, tuple[str, int]] = field(default_factory=dict)  # customer: (code key, net)
 
 
+def _expired_of(session: Session, order_ids: list[int]) -> dict[tuple[int, int], int]:
+    """Points that expired from the lots each order earned, by (order, customer of the lot)."""
+    result: dict[tuple[int, int], int] = {}
+    lot = PointsEntry.__table__.alias("lot")  # type: ignore[attr-defined]
+    closing = PointsEntry.__table__.alias("closing")  # type: ignore[attr-defined]
+    for start in range(0, len(order_ids), 500):
+        chunk = order_ids[start : start + 500]
+        query = (
+            sa_select(lot.c.order_id, lot.c.customer_id, func.sum(closing.c.points))
+            .join(closing, closing.c.lot_id == lot.c.id)
+            .where(lot.c.order_id.in_(chunk), closing.c.kind == EXPIRE)
+            .group_by(lot.c.order_id, lot.c.customer_id)
+        )
+        for order_id, customer_id, points in session.execute(query):
+            result[(int(order_id), int(customer_id))] = -int(points or 0)
+    return result
+
+
 def _held(session: Session, order_ids: list[int]) -> dict[int, _Held]:
     """The points rows of the orders, each counted for the customer it now belongs to: the rows of
     a merged-away customer count for the customer it was merged into, who holds its points."""
@@ -519,6 +539,7 @@ def _correct(
     """
     summary = poster.summary
     held_by_order = _held(session, [o.id for o in orders])
+    expired = _expired_of(session, [o.id for o in orders if o.removed])
 
     def new_for_customer(order: _OrderRow) -> bool:
         """Moved, or never credited to its customer yet (it came to them earning nothing): it
@@ -548,6 +569,10 @@ def _correct(
             target = (
                 _points(order.net, Fraction(Decimal(factor_text)), order.order_no) if order.net > 0 else 0
             )
+            if order.removed:
+                # An order that never happened takes back only what is left of its points: the
+                # part that expired is gone already, and taking it again would leave a debt.
+                target = expired.get((order.id, order.customer_id), 0)
         elif _earns(order.order_date, order.net, settings):
             assert earning is not None
             factor, factor_text, tier = earning.factor(order)
