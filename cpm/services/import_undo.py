@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from cpm.db import raw_connection
 from cpm.errors import Conflict, NotFound
@@ -285,14 +285,29 @@ def _reverse_points(session: Session, batch_id: int, summary: UndoSummary, *, to
         .order_by(col(PointsEntry.id))
     ).all()
     now = datetime.now(UTC)
+    # What expired of each opening lot is gone already: taking it again would leave a debt for
+    # points that could never be used (as for the orders of an undone import, see awarding).
+    expired: dict[int, int] = {}
+    lot_ids = [entry.id for entry in posted if entry.points > 0 and entry.id is not None]
+    for start in range(0, len(lot_ids), 500):
+        chunk = lot_ids[start : start + 500]
+        for lot_id, points in session.exec(
+            select(PointsEntry.lot_id, func.sum(PointsEntry.points))
+            .where(col(PointsEntry.lot_id).in_(chunk), PointsEntry.kind == ledger.EXPIRE)
+            .group_by(col(PointsEntry.lot_id))
+        ).all():
+            expired[int(lot_id or 0)] = -int(points or 0)
     for entry in posted:
+        taken = entry.points - expired.get(entry.id or 0, 0)
+        if taken == 0:
+            continue
         ledger.post(
             session,
             PointsEntry(
                 natural_key=f"{UNDONE_KEY}{entry.natural_key}",
                 customer_id=entry.customer_id,
-                kind=ledger.REVERSE if entry.points > 0 else ledger.ADJUST,
-                points=-entry.points,
+                kind=ledger.REVERSE if taken > 0 else ledger.ADJUST,
+                points=-taken,
                 effective_on=max(today, entry.effective_on),
                 rules_version=entry.rules_version,
                 note=f"opening balance taken back: import {batch_id} undone",
@@ -300,7 +315,7 @@ def _reverse_points(session: Session, batch_id: int, summary: UndoSummary, *, to
             ),
         )
         summary.points_reversed += 1
-        summary.points -= entry.points
+        summary.points -= taken
 
 
 _CREATED = (

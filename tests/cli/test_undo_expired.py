@@ -49,3 +49,20 @@ def test_points_of_an_undone_order_still_open_are_taken_back(cli: Cli, db: Datab
     assert cli("award", "--as-of", "2026-11-01").exit_code == 0
     # 80 earned, 30 spent, 80 taken back: the 30 spent on points that never existed is owed.
     assert _balance(db, "C1") == -30
+
+
+def test_an_undone_opening_balance_that_expired_is_not_taken_twice(cli: Cli, db: Database) -> None:
+    live = write_csv(cli.cwd / "live.csv", [HEADER, ["L1", "C3", "2026-10-05", "300.00", "completed"]])
+    assert cli("import", "orders", str(live)).exit_code == 0
+    opening = write_csv(
+        cli.cwd / "opening.csv",
+        [["customer_code", "points", "earned_on"], ["C3", "100", "2024-01-01"], ["C3", "40", "2026-06-01"]],
+    )
+    assert cli("import", "points", str(opening)).exit_code == 0
+    [(batch,)] = table_rows(db, "SELECT MAX(id) FROM import_batches")
+    assert cli("award", "--as-of", "2026-11-01").exit_code == 0
+    assert _balance(db, "C3") == 340  # 300 earned + 40 open; the 100 of 2024 expired on 2025-01-01
+    assert cli("imports", "undo", str(batch)).exit_code == 0
+    assert _balance(db, "C3") == 300  # the open 40 taken back; nothing for the expired 100
+    assert cli("award", "--as-of", "2026-11-01").exit_code == 0
+    assert _balance(db, "C3") == 300
