@@ -240,6 +240,20 @@ def _refuse_later(session: Session, batch: ImportBatch) -> None:
             f"rows it had changed (first: {action} #{first_id} of a row of {table}, {str(made_at)[:16]} UTC)",
             hint="Undoing the import would silently take those corrections back; correct the rows by hand.",
         )
+    # A merge since moved orders and points between customers: putting back what the batch
+    # changed would undo part of the merge without a word. Refused, whichever customers it joined.
+    merges = _count(
+        session,
+        "SELECT id, made_at FROM corrections WHERE action = 'merge' AND made_at > {} ORDER BY id",
+        (imported_at,),
+    )
+    if merges:
+        first_id, made_at = merges[0]
+        raise Conflict(
+            f"import batch {n} cannot be undone: {len(merges)} customer merge(s) were made since "
+            f"(first: merge #{first_id}, {str(made_at)[:16]} UTC)",
+            hint="A merge moved orders and points after this import; correct the rows by hand.",
+        )
     merged = [code for (code,) in _count(session, _MERGED, (n,))]
     if merged:
         raise Conflict(

@@ -66,3 +66,26 @@ def test_an_undone_opening_balance_that_expired_is_not_taken_twice(cli: Cli, db:
     assert _balance(db, "C3") == 300  # the open 40 taken back; nothing for the expired 100
     assert cli("award", "--as-of", "2026-11-01").exit_code == 0
     assert _balance(db, "C3") == 300
+
+
+def test_an_import_cannot_be_undone_after_a_merge_and_nothing_is_written(cli: Cli, db: Database) -> None:
+    first = write_csv(
+        cli.cwd / "first.csv",
+        [
+            HEADER,
+            ["O1", "C1", "2026-10-05", "100.00", "completed"],
+            ["O2", "C2", "2026-10-06", "50.00", "completed"],
+        ],
+    )
+    assert cli("import", "orders", str(first)).exit_code == 0
+    changed = write_csv(cli.cwd / "changed.csv", [HEADER, ["O1", "C1", "2026-10-05", "120.00", "completed"]])
+    assert cli("import", "orders", str(changed)).exit_code == 0
+    [(batch,)] = table_rows(db, "SELECT MAX(id) FROM import_batches")
+    assert cli("customer", "merge", "C1", "C2", "--reason", "one person").exit_code == 0
+    before = table_rows(db, "SELECT order_no, customer_id, amount FROM orders ORDER BY order_no")
+
+    refused = cli("imports", "undo", str(batch))
+    assert refused.exit_code == 1
+    assert "merge" in refused.output and f"import batch {batch} cannot be undone" in refused.output
+    assert table_rows(db, "SELECT order_no, customer_id, amount FROM orders ORDER BY order_no") == before
+    assert table_rows(db, "SELECT COUNT(*) FROM import_batches WHERE undone_at IS NOT NULL") == [(0,)]
